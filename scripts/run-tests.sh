@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the whole suite with bun test and ends with the plain line "N passed, N failed" that CI reads.
+# Refuses to start when a previous run left test namespaces behind, and checks again afterwards.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUN=node_modules/.bin/bun
+
+leftovers() {
+  ip netns list 2>/dev/null | awk '{print $1}' | grep '^weft-t-' || true
+}
+left=$(leftovers)
+if [ -n "$left" ]; then
+  echo "refusing to run: a previous run left these test namespaces: $left" >&2
+  echo "remove them with: for n in $left; do ip netns del \$n; done" >&2
+  exit 1
+fi
+
+log=$(mktemp /tmp/weft-test-XXXXXX.log)
+trap 'rm -f "$log"' EXIT
+$BUN test --timeout 120000 "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+pass=$(grep -Eo '^ *[0-9]+ pass' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+fail=$(grep -Eo '^ *[0-9]+ fail' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+left=$(leftovers)
+if [ -n "$left" ]; then
+  echo "the tests left namespaces behind: $left" >&2
+  fail=$((fail + 1)); rc=1
+fi
+[ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
+echo "${pass} passed, ${fail} failed"
+exit "$rc"
