@@ -1,0 +1,49 @@
+// JSON schema of the portmap plugin's network config (keys of containernetworking/plugins v1.9.1
+// plugins/meta/portmap/main.go PortMapConf). Compiled into shared/config/gen/portmap.js by scripts/gen-validators.ts.
+// Only types are checked here; ranges, defaults and cross-key rules live in config.ts.
+import type { JSONSchemaType } from "ajv";
+import type { PortmapNetConf } from "./config.ts";
+
+const optBool = { type: "boolean", nullable: true } as const;
+const optInt = { type: "integer", nullable: true } as const;
+const optStr = { type: "string", nullable: true } as const;
+const optStrList = { type: "array", nullable: true, items: { type: "string" } } as const;
+
+const portmap: JSONSchemaType<PortmapNetConf> = {
+  type: "object",
+  required: ["name"],
+  properties: {
+    cniVersion: optStr,
+    name: { type: "string" },
+    type: optStr,
+    backend: optStr,
+    snat: optBool,
+    masqAll: optBool,
+    markMasqBit: optInt,
+    externalSetMarkChain: optStr,
+    conditionsV4: optStrList,
+    conditionsV6: optStrList,
+    runtimeConfig: {
+      type: "object",
+      nullable: true,
+      properties: {
+        portMappings: {
+          type: "array",
+          nullable: true,
+          items: {
+            type: "object",
+            required: ["hostPort", "containerPort"],
+            properties: {
+              hostPort: { type: "integer" },
+              containerPort: { type: "integer" },
+              protocol: optStr,
+              hostIP: optStr,
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+export const schemas = { portmap };
