@@ -24,12 +24,14 @@ describe("quoteRuleArg()", () => {
     expect(() => quoteRuleArg(arg)).toThrow(RangeError);
   });
 
-  test.each([["-m", "comment", "--comment", 'say "hi" \\ there', "-j", "X"], ["", "a b", "c"], ["-s", "10.0.0.0/8"]])(
-    "splitRuleArgs() inverts quoting (%#)",
-    (...args) => {
-      expect(splitRuleArgs(args.map(quoteRuleArg).join(" "))).toEqual(args);
-    },
-  );
+  test.each([
+    { args: ["-m", "comment", "--comment", 'say "hi" \\ there', "-j", "X"] },
+    { args: ["", "a b", "c"] },
+    { args: ["-s", "10.0.0.0/8"] },
+  ])("splitRuleArgs() inverts quoting (%#)", ({ args }) => {
+    const want: string[] = [...args];
+    expect(splitRuleArgs(want.map((a) => quoteRuleArg(a)).join(" "))).toEqual(want);
+  });
 });
 
 describe("ruleLine()", () => {

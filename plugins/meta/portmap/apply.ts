@@ -1,0 +1,121 @@
+// The only portmap code that touches the kernel: iptables through shared/iptables (one iptables-restore
+// transaction per family per call, decided from an iptables-save snapshot taken under weft's iptables lock),
+// route_localnet through netlink + sysctl, and stale UDP conntrack entries through the conntrack binary.
+import {
+  IptablesError,
+  parseSave,
+  restore,
+  save,
+  withIptablesLock,
+  type Family,
+} from "../../../shared/iptables/index.ts";
+import { LinkNotFoundError, NetlinkError, openRtnl } from "../../../shared/netlink/index.ts";
+import { writeSysctl } from "../../../shared/sysctl/index.ts";
+import { addTransaction, checkTransaction, delTransaction, type FamilyPlan, type Rule } from "./plan.ts";
+
+/**
+ * Installs one family's plan: snapshot, then one transaction. When the transaction fails and the table changed
+ * meanwhile (a writer that does not take weft's lock, e.g. the reference plugin), it is rebuilt and tried once more.
+ * @throws {IptablesError}
+ */
+export function installRules(plan: FamilyPlan): void {
+  withIptablesLock(() => {
+    let before = save(plan.family, "nat");
+    try {
+      restore(plan.family, addTransaction(plan, parseSave(before, "nat")));
+    } catch (e) {
+      const now = save(plan.family, "nat");
+      if (now === before) throw e;
+      before = now;
+      restore(plan.family, addTransaction(plan, parseSave(now, "nat")));
+    }
+  });
+}
+
+/**
+ * Removes the container's chains and every rule jumping to them from one family. Idempotent.
+ * @throws {IptablesError}
+ */
+export function removeRules(family: Family, network: string, containerId: string): void {
+  withIptablesLock(() => {
+    const text = delTransaction(network, containerId, parseSave(save(family, "nat"), "nat"));
+    if (text) restore(family, text);
+  });
+}
+
+/** Whether this family's nat table can be read at all (the binary exists and the kernel has the table). */
+export function tryReadable(family: Family): IptablesError | undefined {
+  try {
+    save(family, "nat");
+    return undefined;
+  } catch (e) {
+    if (e instanceof IptablesError) return e;
+    throw e;
+  }
+}
+
+/**
+ * The first rule of the plan that is missing, or undefined when all exist. The chain is looked up in a
+ * snapshot first, so a missing chain is reported as such.
+ * @throws {IptablesError} when iptables cannot be run at all
+ */
+export function findMissingRule(plan: FamilyPlan): { chain: string; rule?: Rule } | undefined {
+  const saved = parseSave(save(plan.family, "nat"), "nat");
+  if (!saved.chains.has(plan.chain)) return { chain: plan.chain };
+  const { text, rules } = checkTransaction(plan);
+  try {
+    restore(plan.family, text);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof IptablesError)) throw e;
+    const line = /line (\d+) failed/.exec(e.stderr);
+    const rule = line ? rules[Number(line[1]) - 2] : undefined;
+    if (!rule) throw e;
+    return { chain: rule.chain, rule };
+  }
+}
+
+/**
+ * Sets route_localnet=1 on the interface that routes to the pod, so packets from 127.0.0.1 DNATed to the pod
+ * are not dropped as martians (localhost → hostPort). The reference never resets it, nor does weft: other
+ * pods behind the same interface rely on it.
+ * Returns the interface's name, or undefined when no route leads to the pod.
+ * @throws {SysctlError}
+ */
+export function enableRouteLocalnet(podIp: string): string | undefined {
+  using rtnl = openRtnl();
+  let name: string;
+  try {
+    const oif = rtnl.routeGet(podIp).oif;
+    if (oif === undefined) return undefined;
+    name = rtnl.getLink(oif).name;
+  } catch (e) {
+    // No route to the pod from here: nothing to enable (the reference ignores this too).
+    if (e instanceof NetlinkError || e instanceof LinkNotFoundError) return undefined;
+    throw e;
+  }
+  writeSysctl(`net/ipv4/conf/${name}/route_localnet`, "1");
+  return name;
+}
+
+/**
+ * Deletes conntrack entries for UDP traffic to `ports`, so a flow tracked before the mapping existed (and
+ * answered by the host, or dropped) does not keep blackholing the new mapping (plugins#123). Failures are only
+ * reported to `log`: the rules are in place and the entries time out eventually.
+ */
+export function flushUdpConntrack(family: Family, ports: number[], log: (line: string) => void): void {
+  const exe = Bun.which("conntrack", { PATH: process.env.PATH || "/usr/sbin:/usr/bin:/sbin:/bin" });
+  if (!exe) {
+    if (ports.length) log(`portmap: cannot delete stale UDP conntrack entries: conntrack not found in PATH`);
+    return;
+  }
+  for (const port of new Set(ports)) {
+    const argv = [exe, "-D", "-p", "udp", "--orig-port-dst", String(port), "-f", family === 6 ? "ipv6" : "ipv4"];
+    const p = Bun.spawnSync(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const err = p.stderr.toString();
+    // Exit 1 with "0 flow entries have been deleted" just means there was nothing to delete.
+    if (p.exitCode !== 0 && !/\b0 flow entries/.test(err)) {
+      log(`portmap: failed to delete stale UDP conntrack entries for port ${port} (IPv${family}): ${err.trim()}`);
+    }
+  }
+}

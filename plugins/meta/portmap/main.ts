@@ -1,0 +1,117 @@
+// portmap: forwards host ports to a pod with iptables DNAT, chained after the plugin that gave the pod its
+// addresses (flannel/bridge). Matches containernetworking/plugins plugins/meta/portmap (v1.9.1, iptables backend):
+// same chains, rules, comments and chain hashes, so either implementation can DEL what the other added.
+// Differs on purpose: one iptables-restore transaction per family, the container chain is flushed on ADD
+// (plugins#683), DEL works without portMappings, CHECK also checks the shared rules. See README.
+import { CniCode, CniError, toCniError } from "../../../shared/cni/errors.ts";
+import type { Result } from "../../../shared/cni/result.ts";
+import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/skel.ts";
+import { tryParseCidr } from "../../../shared/ip/index.ts";
+import type { Family } from "../../../shared/iptables/index.ts";
+import { enableRouteLocalnet, findMissingRule, flushUdpConntrack, installRules, removeRules, tryReadable } from "./apply.ts";
+import { resolveConfig, type Config } from "./config.ts";
+import { planFamily, type PodAddress } from "./plan.ts";
+
+/**
+ * The pod's first IPv4 and first IPv6 address in prevResult. An address whose interface index names an
+ * interface that is not CNI_IFNAME, or that has no sandbox, belongs to the host side and is skipped; addresses
+ * without an index (or with one out of range, as Go does) are taken.
+ */
+export function podAddresses(prev: Result, ifname: string): PodAddress[] {
+  const found = new Map<Family, PodAddress>();
+  for (const ip of prev.ips ?? []) {
+    const cidr = tryParseCidr(ip.address);
+    if (!cidr || found.has(cidr.family)) continue;
+    const iface = ip.interface === undefined ? undefined : prev.interfaces?.[ip.interface];
+    if (iface && (iface.name !== ifname || !iface.sandbox)) continue;
+    found.set(cidr.family, { family: cidr.family, ip: cidr.ip, cidr: ip.address });
+  }
+  return [found.get(4), found.get(6)].filter((p): p is PodAddress => p !== undefined);
+}
+
+function parse(a: CmdArgs): Config {
+  try {
+    return resolveConfig(a.conf);
+  } catch (e) {
+    throw toCniError(e).wrap("failed to parse config");
+  }
+}
+
+function iptablesFailure(e: unknown, what: string): CniError {
+  const err = toCniError(e);
+  return new CniError(err.code, `${what}: ${err.msg}`, err.details || "nothing was changed by this call");
+}
+
+function add(a: CmdArgs): Result {
+  const cfg = parse(a);
+  const prev = prevResultOf(a.conf);
+  if (!prev) {
+    throw new CniError(CniCode.InvalidConfig, "must be called as chained plugin", "portmap needs the prevResult of the plugin that gave the pod its addresses");
+  }
+  if (cfg.mappings.length === 0) return prev;
+  const plans = podAddresses(prev, a.ifname).map((pod) => ({ pod, plan: planFamily(cfg, a.containerId, pod) }));
+
+  using undo = new DisposableStack();
+  for (const { plan } of plans) {
+    try {
+      installRules(plan);
+    } catch (e) {
+      throw iptablesFailure(e, `Cannot install the IPv${plan.family} port mappings`);
+    }
+    undo.defer(() => removeRules(plan.family, cfg.network, a.containerId));
+  }
+  const v4 = plans.find((p) => p.pod.family === 4);
+  if (v4 && cfg.snat) {
+    try {
+      enableRouteLocalnet(v4.pod.ip);
+    } catch (e) {
+      throw new CniError(CniCode.Internal, "unable to enable route_localnet", toCniError(e).message);
+    }
+  }
+  undo.move();
+
+  // After the rules are in place, so new packets of a stale UDP flow go through the DNAT.
+  const udp = cfg.mappings.filter((m) => m.protocol === "udp");
+  for (const { pod } of plans) {
+    const ports = udp.filter((m) => !m.hostIP || m.hostIP.family === pod.family).map((m) => m.hostPort);
+    if (ports.length) flushUdpConntrack(pod.family, ports, a.stderr);
+  }
+  return prev;
+}
+
+/**
+ * Removes the container's chains in both families, found by their hashed names: no prevResult or
+ * portMappings needed, and config errors do not block it (the name and container ID are all it uses).
+ */
+function del(a: CmdArgs): void {
+  const usable = ([4, 6] as const).filter((f) => {
+    const err = tryReadable(f);
+    if (err) a.stderr(`portmap: skipping IPv${f}: ${err.message}`);
+    return !err;
+  });
+  if (usable.length === 0) {
+    throw new CniError(CniCode.Internal, "neither iptables nor ip6tables is usable", "cannot remove the port mappings of this container; see the plugin's stderr");
+  }
+  for (const f of usable) {
+    try {
+      removeRules(f, a.conf.name, a.containerId);
+    } catch (e) {
+      throw iptablesFailure(e, `Cannot remove the IPv${f} port mappings`);
+    }
+  }
+}
+
+function check(a: CmdArgs): void {
+  const cfg = resolveConfig(a.conf);
+  const prev = prevResultOf(a.conf);
+  if (!prev) throw new CniError(CniCode.InvalidConfig, "Required prevResult missing", "CHECK needs the cached result of the ADD");
+  if (cfg.mappings.length === 0) return;
+  for (const pod of podAddresses(prev, a.ifname)) {
+    const missing = findMissingRule(planFamily(cfg, a.containerId, pod));
+    if (!missing) continue;
+    const what = missing.rule ? `rule "-A ${missing.chain} ${missing.rule.args.join(" ")}"` : `chain ${missing.chain}`;
+    throw new CniError(CniCode.Internal, `could not check ipv${pod.family} dnat: ${what} not found in table nat`, "run ADD again (DEL then ADD) to restore the port mappings");
+  }
+}
+
+export const plugin: Plugin = { name: "portmap", add, del, check };
