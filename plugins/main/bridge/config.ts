@@ -54,6 +54,8 @@ export interface Config {
   forceAddress: boolean;
   /** @default false */
   ipMasq: boolean;
+  /** Only "iptables" (or absent) is supported; checked on ADD. */
+  ipMasqBackend: string | undefined;
   /** MTU of a newly created bridge and of both veth ends; 0 = kernel default. @default 0 */
   mtu: number;
   /** @default false */
@@ -154,33 +156,15 @@ function resolveDns(d: BridgeNetConf["dns"]): DNS | undefined {
 }
 
 /**
- * Applies the reference's defaults and checks every rule that does not need the kernel.
- * @throws {CniError} code 7 for a bad value or combination, code 2 for an unsupported ipMasqBackend
+ * Applies the reference's defaults and checks the values every command needs (DEL and CHECK included).
+ * @throws {CniError} code 7 for a bad value
  */
 export function resolveConfig(raw: BridgeNetConf, cniArgs: string): Config {
   const bridge = raw.bridge || "cni0";
-  const nameProblem = ifnameProblem(bridge);
-  if (nameProblem) throw invalid(`Invalid "bridge": ${nameProblem}`);
   const mtu = raw.mtu ?? 0;
-  if (mtu !== 0 && (mtu < MIN_MTU || mtu > MAX_MTU)) {
-    throw invalid(`"mtu" ${mtu} is out of range`, `use 0 for the kernel default, or ${MIN_MTU}-${MAX_MTU}`);
-  }
   const vlan = raw.vlan ?? 0;
   if (vlan < 0 || vlan > 4094) throw invalid(`invalid VLAN ID ${vlan} (must be between 0 and 4094)`, `"vlan" is ${vlan}`);
-  const hairpinMode = raw.hairpinMode ?? false;
-  const promiscMode = raw.promiscMode ?? false;
-  if (hairpinMode && promiscMode) throw invalid("cannot set hairpin mode and promiscuous mode at the same time", 'set only one of "hairpinMode" and "promiscMode"');
   const ipamType = raw.ipam?.type || undefined;
-  const disableContainerInterface = raw.disableContainerInterface ?? false;
-  if (ipamType && disableContainerInterface) {
-    throw invalid("cannot use IPAM when DisableContainerInterface flag is set", `remove "ipam" or "disableContainerInterface"`);
-  }
-  const ipMasq = raw.ipMasq ?? false;
-  const backend = raw.ipMasqBackend ?? undefined;
-  if (ipMasq && backend !== undefined && backend !== "iptables") {
-    if (backend === "nftables") throw new CniError(CniCode.UnsupportedField, `"ipMasqBackend" "nftables" is not supported by weft`, 'use "iptables" (the default)');
-    throw invalid(`unknown ipmasq backend "${printable(backend)}"`, 'use "iptables"');
-  }
   const isDefaultGateway = raw.isDefaultGateway ?? false;
   return {
     network: raw.name,
@@ -188,17 +172,18 @@ export function resolveConfig(raw: BridgeNetConf, cniArgs: string): Config {
     isGateway: isDefaultGateway || (raw.isGateway ?? false),
     isDefaultGateway,
     forceAddress: raw.forceAddress ?? false,
-    ipMasq,
+    ipMasq: raw.ipMasq ?? false,
+    ipMasqBackend: raw.ipMasqBackend ?? undefined,
     mtu,
-    hairpinMode,
-    promiscMode,
+    hairpinMode: raw.hairpinMode ?? false,
+    promiscMode: raw.promiscMode ?? false,
     vlan,
     trunk: expandTrunk(raw.vlanTrunk ?? []),
     vlanFiltering: vlan !== 0 || (raw.vlanTrunk !== undefined && raw.vlanTrunk !== null),
     preserveDefaultVlan: raw.preserveDefaultVlan ?? false,
     enableDad: raw.enabledad ?? false,
     macSpoofCheck: raw.macspoofchk ?? false,
-    disableContainerInterface,
+    disableContainerInterface: raw.disableContainerInterface ?? false,
     portIsolation: raw.portIsolation ?? false,
     ipamType,
     dns: resolveDns(raw.dns),
@@ -209,4 +194,25 @@ export function resolveConfig(raw: BridgeNetConf, cniArgs: string): Config {
 /** Validates the raw config (schema, case-insensitive keys) and resolves it. @throws {CniError} */
 export function loadConfig(conf: unknown, cniArgs: string): Config {
   return resolveConfig(parseConfig<BridgeNetConf>(gen, conf), cniArgs);
+}
+
+/**
+ * The combinations only ADD refuses (as the reference, so a DEL of such a config still cleans up).
+ * @throws {CniError} code 7, or code 2 for an ipMasqBackend weft does not implement
+ */
+export function checkAddable(c: Config): void {
+  const nameProblem = ifnameProblem(c.bridge);
+  if (nameProblem) throw invalid(`Invalid "bridge": ${nameProblem}`);
+  if (c.mtu !== 0 && (c.mtu < MIN_MTU || c.mtu > MAX_MTU)) {
+    throw invalid(`"mtu" ${c.mtu} is out of range`, `use 0 for the kernel default, or ${MIN_MTU}-${MAX_MTU} (the bridge and veth maximum)`);
+  }
+  if (c.hairpinMode && c.promiscMode) throw invalid("cannot set hairpin mode and promiscuous mode at the same time", 'set only one of "hairpinMode" and "promiscMode"');
+  if (c.ipamType && c.disableContainerInterface) {
+    throw invalid("cannot use IPAM when DisableContainerInterface flag is set", 'remove "ipam" or "disableContainerInterface"');
+  }
+  const backend = c.ipMasqBackend;
+  if (c.ipMasq && c.ipamType && backend !== undefined && backend !== "iptables") {
+    if (backend === "nftables") throw new CniError(CniCode.UnsupportedField, '"ipMasqBackend" "nftables" is not supported by weft', 'use "iptables" (the default)');
+    throw invalid(`unknown ipmasq backend "${printable(backend)}"`, 'use "iptables"');
+  }
 }

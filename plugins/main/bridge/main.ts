@@ -1,0 +1,184 @@
+// bridge: a Linux bridge on the host, a veth pair per pod, addresses from IPAM, routes, the gateway, masquerade.
+// Drop-in for containernetworking/plugins plugins/main/bridge (v1.9.1 behaviour; Debian's v1.1.1 is the oracle):
+// config → plan (plan.ts, pure) → apply (apply.ts, the kernel). A failed ADD undoes everything it made.
+import { CniCode, CniError, toCniError } from "../../../shared/cni/errors.ts";
+import type { Result } from "../../../shared/cni/result.ts";
+import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/skel.ts";
+import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, type DelegateOptions } from "../../../shared/delegate/index.ts";
+import { setupIpMasq, teardownIpMasq } from "../../../shared/iptables/ipmasq.ts";
+import { openRtnl } from "../../../shared/netlink/index.ts";
+import * as apply from "./apply.ts";
+import { checkAddable, loadConfig, type Config } from "./config.ts";
+import { addressProblems, buildResult, planL3, POD_INTERFACE_INDEX, routeProblems, type L3Plan } from "./plan.ts";
+import { setupSpoofCheck, teardownSpoofCheck } from "./spoofcheck.ts";
+
+function ipam(a: CmdArgs, type: string): DelegateOptions {
+  return { type, stdin: a.stdin, args: a };
+}
+
+/** Runs an undo step; its failure is logged, so the error that caused the rollback is the one reported. */
+function quietly(a: CmdArgs, what: string, fn: () => unknown): () => Promise<void> {
+  return async () => {
+    try {
+      await fn();
+    } catch (e) {
+      a.stderr(`bridge: rollback: ${what} failed: ${toCniError(e).message}`);
+    }
+  };
+}
+
+async function add(a: CmdArgs): Promise<Result> {
+  const conf = loadConfig(a.conf, a.args);
+  checkAddable(conf);
+  await using undo = new AsyncDisposableStack();
+  const bridge = withHostRtnl((rtnl) => apply.ensureBridge(rtnl, conf));
+  const veth = apply.createVeth(a.netns, a.ifname, conf);
+  undo.defer(quietly(a, `deleting ${veth.hostName}`, () => apply.deleteHostLink(veth.hostName)));
+  withHostRtnl((rtnl) => apply.attachHostVeth(rtnl, { hostName: veth.hostName, bridge, conf }));
+  const spoof = { containerId: a.containerId, ifname: a.ifname };
+  if (conf.macSpoofCheck) {
+    setupSpoofCheck(spoof, veth.hostName, veth.pod.mac);
+    undo.defer(quietly(a, "removing the spoof check", () => teardownSpoofCheck(spoof)));
+  }
+  let l3: L3Plan | undefined;
+  let ipamResult: Result | undefined;
+  let vlanGateway: { name: string; mac: string } | undefined;
+  if (conf.ipamType) {
+    const type = conf.ipamType;
+    ipamResult = await delegateAdd(ipam(a, type));
+    undo.defer(quietly(a, "releasing the IPAM reservation", () => delegateDel(ipam(a, type))));
+    if (!ipamResult.ips?.length) throw new CniError(CniCode.Internal, "IPAM plugin returned missing IP config", `"${type}" returned no IP addresses`);
+    l3 = planL3(conf, ipamResult);
+    apply.configurePod(a.netns, a.ifname, l3, conf.enableDad);
+    vlanGateway = addGateways(conf, bridge, l3);
+    apply.ensureForwarding(l3.forwardFamilies);
+    if (conf.ipMasq) {
+      const owner = { network: conf.network, containerId: a.containerId };
+      setupMasq(owner, l3.masq);
+      undo.defer(quietly(a, "removing the masquerade rules", () => teardownIpMasq(owner, l3!.masq)));
+    }
+  } else if (!conf.disableContainerInterface) {
+    apply.setPodUp(a.netns, a.ifname);
+  }
+  const { hostMac, bridgeMac } = withHostRtnl((rtnl) => {
+    const host = conf.disableContainerInterface ? rtnl.getLink(veth.hostName) : apply.waitOperUp(rtnl, veth.hostName);
+    // Read the bridge again: its MAC changes when its first port joins.
+    return { hostMac: host.mac, bridgeMac: rtnl.getLink(conf.bridge).mac };
+  });
+  const result = buildResult({
+    cniVersion: a.cniVersion,
+    bridge: { name: conf.bridge, mac: bridgeMac },
+    hostVeth: { name: veth.hostName, mac: hostMac },
+    pod: { name: a.ifname, mac: veth.pod.mac, sandbox: a.netns },
+    ...(vlanGateway ? { vlanGateway } : {}),
+    ...(l3 ? { l3 } : {}),
+    ...(ipamResult?.dns ? { ipamDns: ipamResult.dns } : {}),
+    ...(conf.dns ? { confDns: conf.dns } : {}),
+  });
+  undo.move();
+  return result;
+}
+
+function withHostRtnl<T>(fn: (rtnl: ReturnType<typeof openRtnl>) => T): T {
+  using rtnl = openRtnl();
+  return fn(rtnl);
+}
+
+/** Gateway addresses on the bridge (or on `<bridge>.<vlan>` with a VLAN); returns the VLAN interface if used. */
+function addGateways(conf: Config, bridge: { index: number; name: string; mac: string }, l3: L3Plan): { name: string; mac: string } | undefined {
+  if (!conf.isGateway || l3.gatewayAddrs.length === 0) return undefined;
+  return withHostRtnl((rtnl) => {
+    const br = rtnl.getLink(bridge.name);
+    const dev = conf.vlan !== 0 ? apply.ensureVlanGateway(rtnl, br, conf) : br;
+    // Pin the bridge to the MAC it had before this ADD's port joined, as the reference does.
+    const mac = conf.vlan !== 0 ? "" : bridge.mac;
+    for (const g of l3.gatewayAddrs) apply.ensureGatewayAddr(rtnl, { dev, family: g.family, cidr: g.cidr, force: conf.forceAddress, mac });
+    return conf.vlan !== 0 ? { name: dev.name, mac: dev.mac } : undefined;
+  });
+}
+
+function setupMasq(owner: { network: string; containerId: string }, cidrs: string[]): void {
+  try {
+    setupIpMasq(owner, cidrs);
+  } catch (e) {
+    throw new CniError(CniCode.Internal, "failed to set up IP masquerade", toCniError(e).message);
+  }
+}
+
+async function del(a: CmdArgs): Promise<void> {
+  const conf = loadConfig(a.conf, a.args);
+  // The pod's addresses, for the masquerade teardown: from its interface, else from prevResult.
+  let addrs = a.netns ? apply.deletePodInterface(a.netns, a.ifname) : undefined;
+  if (conf.ipamType) await delegateDel(ipam(a, conf.ipamType));
+  if (conf.macSpoofCheck) {
+    try {
+      teardownSpoofCheck({ containerId: a.containerId, ifname: a.ifname });
+    } catch (e) {
+      a.stderr(`bridge: ${toCniError(e).message}`); // as the reference: logged, DEL goes on
+    }
+  }
+  if (conf.ipMasq && conf.ipamType) {
+    if (!addrs?.length) addrs = prevIps(a);
+    try {
+      teardownIpMasq({ network: conf.network, containerId: a.containerId }, addrs?.length ? addrs : undefined);
+    } catch (e) {
+      throw new CniError(CniCode.Internal, "failed to remove IP masquerade rules", toCniError(e).message);
+    }
+  }
+}
+
+/** The pod's addresses according to prevResult (DEL gets it from 0.4.0 on); undefined when it has none. */
+function prevIps(a: CmdArgs): string[] | undefined {
+  try {
+    const prev = prevResultOf(a.conf);
+    const ips = (prev?.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === POD_INTERFACE_INDEX).map((ip) => ip.address);
+    return ips.length ? ips : undefined;
+  } catch {
+    return undefined; // an unusable prevResult must not block DEL
+  }
+}
+
+async function check(a: CmdArgs): Promise<void> {
+  const conf = loadConfig(a.conf, a.args);
+  if (conf.ipamType) await delegateCheck(ipam(a, conf.ipamType));
+  const prev = prevResultOf(a.conf);
+  if (!prev) throw new CniError(CniCode.InvalidConfig, "Required prevResult missing", "CHECK needs the result of the ADD in prevResult");
+  const ifaces = prev.interfaces ?? [];
+  const brIf = ifaces.find((i) => i.name === conf.bridge && !i.sandbox);
+  const podIf = ifaces.find((i) => i.name === a.ifname && i.sandbox === a.netns);
+  const problems: string[] = [];
+  if (!podIf) throw new CniError(CniCode.Internal, `prevResult has no interface "${a.ifname}" with sandbox ${a.netns}`);
+  const pod = apply.readPod(a.netns, a.ifname);
+  if (!pod.link) throw new CniError(CniCode.Internal, `CNI created interface in container ${a.ifname} not found`, `no "${a.ifname}" in ${a.netns}`);
+  if (pod.link.kind !== "veth") problems.push(`${a.ifname} is a ${pod.link.kind ?? "device"}, not a veth`);
+  if (podIf.mac && podIf.mac !== pod.link.mac) problems.push(`${a.ifname} has MAC ${pod.link.mac}, prevResult says ${podIf.mac}`);
+  withHostRtnl((rtnl) => {
+    const br = rtnl.findLink(conf.bridge);
+    if (!br || br.kind !== "bridge") {
+      problems.push(`bridge "${conf.bridge}" ${br ? "is not a bridge" : "does not exist"}`);
+      return;
+    }
+    if (brIf?.mac && brIf.mac !== br.mac) problems.push(`bridge ${conf.bridge} has MAC ${br.mac}, prevResult says ${brIf.mac}`);
+    if (br.promisc !== conf.promiscMode) problems.push(`bridge ${conf.bridge} promiscuous mode is ${br.promisc ? "on" : "off"}, the config says ${conf.promiscMode ? "on" : "off"}`);
+    const host = ifaces.filter((i) => i !== brIf && i !== podIf && !i.sandbox).map((i) => ({ i, link: rtnl.findLink(i.name) }))
+      .find(({ link }) => link?.kind === "veth" && link.index === pod.link!.link && link.link === pod.link!.index);
+    if (!host?.link) problems.push(`no host veth in prevResult is the peer of ${a.ifname}`);
+    else if (host.link.master !== br.index) problems.push(`${host.i.name} is not attached to bridge ${conf.bridge}`);
+    else if (host.i.mac && host.i.mac !== host.link.mac) problems.push(`${host.i.name} has MAC ${host.link.mac}, prevResult says ${host.i.mac}`);
+  });
+  problems.push(...addressProblems((prev.ips ?? []).filter((ip) => ip.interface === undefined || ifaces[ip.interface] === podIf), pod.addrs, a.ifname));
+  problems.push(...routeProblems(prev.routes ?? [], pod.routes));
+  if (problems.length) throw new CniError(CniCode.Internal, `bridge CHECK failed: ${problems[0]}`, problems.slice(1).join("; "));
+}
+
+async function status(a: CmdArgs): Promise<void> {
+  const conf = loadConfig(a.conf, a.args);
+  if (conf.ipamType) await delegateStatus(ipam(a, conf.ipamType));
+}
+
+async function gc(a: CmdArgs): Promise<void> {
+  const conf = loadConfig(a.conf, a.args);
+  if (conf.ipamType) await delegateGc(ipam(a, conf.ipamType));
+}
+
+export const plugin: Plugin = { name: "bridge", add, del, check, status, gc };
