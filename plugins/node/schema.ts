@@ -1,0 +1,39 @@
+// JSON schema of flanneld's network config (`<prefix>/config` in etcd, `<dir>/config` in the file store): the keys of
+// flannel-io/flannel pkg/subnet/config.go Config and pkg/backend/vxlan VXLANConfig. Compiled by scripts/gen-validators.ts
+// into shared/config/gen/node-netconf.js. Only types are checked here; defaults and ranges live in config.ts.
+import type { JSONSchemaType } from "ajv";
+import type { NetConfRaw } from "./config.ts";
+
+const optBool = { type: "boolean", nullable: true } as const;
+const optInt = { type: "integer", nullable: true } as const;
+const optStr = { type: "string", nullable: true } as const;
+
+const netconf: JSONSchemaType<NetConfRaw> = {
+  type: "object",
+  properties: {
+    Network: optStr,
+    SubnetLen: optInt,
+    SubnetMin: optStr,
+    SubnetMax: optStr,
+    EnableIPv4: optBool,
+    EnableIPv6: optBool,
+    IPv6Network: optStr,
+    IPv6SubnetLen: optInt,
+    EnableNFTables: optBool,
+    Backend: {
+      type: "object",
+      nullable: true,
+      properties: {
+        Type: optStr,
+        VNI: optInt,
+        Port: optInt,
+        MTU: optInt,
+        GBP: optBool,
+        Learning: optBool,
+        DirectRouting: optBool,
+      },
+    },
+  },
+};
+
+export const schemas = { "node-netconf": netconf };
