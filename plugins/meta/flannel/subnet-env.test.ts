@@ -36,7 +36,7 @@ describe("parseSubnetEnv()", () => {
     { why: "same address, other prefix kept", line: "FLANNEL_NETWORK=10.0.0.0/8,10.0.0.0/16", networks: ["10.0.0.0/8", "10.0.0.0/16"] },
     { why: "a repeated key: the last wins", line: "FLANNEL_NETWORK=172.16.0.0/12\nFLANNEL_NETWORK=10.1.0.0/16", networks: ["10.1.0.0/16"] },
   ])("parseSubnetEnv() networks: $why", ({ line, networks }) => {
-    expect(parseSubnetEnv(`${line}\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true`, FILE).networks).toEqual(networks);
+    expect(parseSubnetEnv(`${line}\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true`, FILE).networks).toEqual([...networks]);
   });
 
   test("parseSubnetEnv() ignores unknown keys, blank lines, CRLF endings and a missing final newline", () => {
