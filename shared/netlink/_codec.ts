@@ -52,26 +52,36 @@ export class MsgWriter {
   /** Appends zero bytes up to the next 4-byte boundary. */
   pad(): void {
     const p = align4(this.len) - this.len;
-    if (p > 0) this.buf.fill(0, this.reserve(p), this.len);
+    if (p > 0) {
+      const at = this.reserve(p);
+      this.buf.fill(0, at, this.len);
+    }
   }
 
+  // Each writer reserves first and only then touches this.buf/this.dv: reserve() may replace them.
   u8(v: number): void {
-    this.dv.setUint8(this.reserve(1), v);
+    const at = this.reserve(1);
+    this.dv.setUint8(at, v);
   }
   u16(v: number): void {
-    this.dv.setUint16(this.reserve(2), v, LE);
+    const at = this.reserve(2);
+    this.dv.setUint16(at, v, LE);
   }
   u32(v: number): void {
-    this.dv.setUint32(this.reserve(4), v >>> 0, LE);
+    const at = this.reserve(4);
+    this.dv.setUint32(at, v >>> 0, LE);
   }
   i32(v: number): void {
-    this.dv.setInt32(this.reserve(4), v, LE);
+    const at = this.reserve(4);
+    this.dv.setInt32(at, v, LE);
   }
   bytes(b: Uint8Array): void {
-    this.buf.set(b, this.reserve(b.length));
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
   }
   zeros(n: number): void {
-    this.buf.fill(0, this.reserve(n), this.len);
+    const at = this.reserve(n);
+    this.buf.fill(0, at, this.len);
   }
 
   /** Starts a message (struct nlmsghdr with the length patched by {@link end}); returns its offset. */
@@ -112,7 +122,8 @@ export class MsgWriter {
   /** A __be16 attribute (network byte order, e.g. IFLA_VXLAN_PORT). */
   attrU16be(type: number, v: number): void {
     this.attrHeader(type, 2);
-    this.dv.setUint16(this.reserve(2), v, false);
+    const at = this.reserve(2);
+    this.dv.setUint16(at, v, false);
     this.pad();
   }
   attrU32(type: number, v: number): void {
