@@ -43,17 +43,6 @@ export function removeRules(family: Family, network: string, containerId: string
   });
 }
 
-/** Whether this family's nat table can be read at all (the binary exists and the kernel has the table). */
-export function tryReadable(family: Family): IptablesError | undefined {
-  try {
-    save(family, "nat");
-    return undefined;
-  } catch (e) {
-    if (e instanceof IptablesError) return e;
-    throw e;
-  }
-}
-
 /**
  * The first rule of the plan that is missing, or undefined when all exist. The chain is looked up in a
  * snapshot first, so a missing chain is reported as such.

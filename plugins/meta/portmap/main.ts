@@ -7,8 +7,8 @@ import { CniCode, CniError, toCniError } from "../../../shared/cni/errors.ts";
 import type { Result } from "../../../shared/cni/result.ts";
 import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/skel.ts";
 import { tryParseCidr } from "../../../shared/ip/index.ts";
-import type { Family } from "../../../shared/iptables/index.ts";
-import { enableRouteLocalnet, findMissingRule, flushUdpConntrack, installRules, removeRules, tryReadable } from "./apply.ts";
+import { IptablesError, type Family } from "../../../shared/iptables/index.ts";
+import { enableRouteLocalnet, findMissingRule, flushUdpConntrack, installRules, removeRules } from "./apply.ts";
 import { resolveConfig, type Config } from "./config.ts";
 import { planFamily, type PodAddress } from "./plan.ts";
 
@@ -84,21 +84,23 @@ function add(a: CmdArgs): Result {
  * portMappings needed, and config errors do not block it (the name and container ID are all it uses).
  */
 function del(a: CmdArgs): void {
-  const usable = ([4, 6] as const).filter((f) => {
-    const err = tryReadable(f);
-    if (err) a.stderr(`portmap: skipping IPv${f}: ${err.message}`);
-    return !err;
-  });
-  if (usable.length === 0) {
-    throw new CniError(CniCode.Internal, "neither iptables nor ip6tables is usable", "cannot remove the port mappings of this container; see the plugin's stderr");
-  }
-  for (const f of usable) {
+  const unusable: string[] = [];
+  for (const f of [4, 6] as const) {
     try {
       removeRules(f, a.conf.name, a.containerId);
     } catch (e) {
+      // A family whose nat table cannot even be read holds nothing of ours (the reference skips it too).
+      if (e instanceof IptablesError && e.argv[0]?.endsWith("-save")) {
+        unusable.push(`IPv${f}: ${e.message}`);
+        continue;
+      }
       throw iptablesFailure(e, `Cannot remove the IPv${f} port mappings`);
     }
   }
+  if (unusable.length === 2) {
+    throw new CniError(CniCode.Internal, "neither iptables nor ip6tables is usable", unusable.join("; "));
+  }
+  for (const u of unusable) a.stderr(`portmap: skipped ${u}`);
 }
 
 function check(a: CmdArgs): void {
