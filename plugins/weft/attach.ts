@@ -16,6 +16,7 @@ import {
   delList,
   effectiveVersion,
   findNetwork,
+  findPlugin,
   forget,
   gcList,
   isFileArg,
@@ -117,6 +118,8 @@ export function cmdAdd(ctx: Ctx, network: string, netnsArg: string, o: AttachOpt
   if (prior.status === "ok") {
     throw new CliError(`${describe(list, rt)} is already attached (cache ${prior.file}); run "weft del" first`);
   }
+  // Every plugin must be found before any runs: a missing one then leaves nothing to roll back.
+  for (const p of list.plugins) findPlugin(p.type, ctx.cniPath);
   let result: Record<string, unknown>;
   try {
     result = addList(ctx.runner(), list, rt).result;
