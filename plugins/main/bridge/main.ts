@@ -90,8 +90,9 @@ function addGateways(conf: Config, bridge: { index: number; name: string; mac: s
   return withHostRtnl((rtnl) => {
     const br = rtnl.getLink(bridge.name);
     const dev = conf.vlan !== 0 ? apply.ensureVlanGateway(rtnl, br, conf) : br;
-    // Pin the bridge to the MAC it had before this ADD's port joined, as the reference does.
-    const mac = conf.vlan !== 0 ? "" : bridge.mac;
+    // Pin the bridge to the MAC it had before this ADD's port joined, as the reference does. A bridge whose
+    // ports all left has MAC 00:00:00:00:00:00, which cannot be set: pin the one it has now instead.
+    const mac = conf.vlan !== 0 ? "" : bridge.mac && bridge.mac !== "00:00:00:00:00:00" ? bridge.mac : br.mac;
     for (const g of l3.gatewayAddrs) apply.ensureGatewayAddr(rtnl, { dev, family: g.family, cidr: g.cidr, force: conf.forceAddress, mac });
     return conf.vlan !== 0 ? { name: dev.name, mac: dev.mac } : undefined;
   });
