@@ -61,10 +61,11 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
-function sameContent(path: string, data: Buffer): boolean {
+/** Same bytes; `data` is read only when the sizes match (a binary is ~100 MB). */
+function sameContent(path: string, data: () => Buffer, size: number): boolean {
   try {
     const st = statSync(path);
-    return st.size === data.length && readFileSync(path).equals(data);
+    return st.size === size && readFileSync(path).equals(data());
   } catch {
     return false;
   }
@@ -83,9 +84,11 @@ function sourceBinary(o: InstallOptions): string {
 
 function plan(o: InstallOptions, src: string, binDir: string, confDir: string): Step[] {
   const steps: Step[] = [];
-  const data = readFileSync(src);
+  let cached: Buffer | undefined;
+  const data = () => (cached ??= readFileSync(src));
+  const size = statSync(src).size;
   const weft = join(binDir, "weft");
-  const weftSame = existsSync(weft) && (sameFile(weft, src) || sameContent(weft, data));
+  const weftSame = existsSync(weft) && (sameFile(weft, src) || sameContent(weft, data, size));
   if (!existsSync(weft)) steps.push({ action: "write", target: weft, why: `copy of ${src}` });
   else if (weftSame) steps.push({ action: "unchanged", target: weft, why: "already this binary" });
   else if (isWeft(weft)) steps.push({ action: "upgrade", target: weft, why: "another weft build" });
@@ -94,13 +97,13 @@ function plan(o: InstallOptions, src: string, binDir: string, confDir: string): 
     const t = join(binDir, name);
     if (!existsSync(t)) steps.push({ action: "link", target: t, why: "hard link to weft" });
     else if (weftSame && sameFile(t, weft)) steps.push({ action: "unchanged", target: t, why: "already a link to weft" });
-    else if (sameContent(t, data) || isWeft(t)) steps.push({ action: "link", target: t, why: "weft under another inode, relinked" });
+    else if (sameContent(t, data, size) || isWeft(t)) steps.push({ action: "link", target: t, why: "weft under another inode, relinked" });
     else steps.push({ action: o.force ? "replace" : "conflict", target: t, why: "a different binary of that name exists (e.g. the reference plugin)" });
   }
   if (o.flannelConflist) {
     const t = join(confDir, FLANNEL_CONFLIST_NAME);
     if (!existsSync(t)) steps.push({ action: "write", target: t, why: "stock flannel conflist" });
-    else if (sameContent(t, Buffer.from(STOCK_FLANNEL_CONFLIST))) steps.push({ action: "unchanged", target: t, why: "already the stock flannel conflist" });
+    else if (sameContent(t, () => Buffer.from(STOCK_FLANNEL_CONFLIST), Buffer.byteLength(STOCK_FLANNEL_CONFLIST))) steps.push({ action: "unchanged", target: t, why: "already the stock flannel conflist" });
     else steps.push({ action: o.force ? "replace" : "conflict", target: t, why: "a different conflist of that name exists" });
   }
   return steps;

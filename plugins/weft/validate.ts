@@ -66,6 +66,7 @@ function unknownKeys(value: unknown, tree: KeyTree | undefined, path: string, to
   }
   if (!tree.p) return;
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (top && k.toLowerCase() === "ipam") continue; // checked against the IPAM plugin's own schema
     const hit = tree.p[k.toLowerCase()];
     if (hit) unknownKeys(v, hit[1], `${path}.${k}`, false, out);
     else if (!(top && GENERIC_KEYS.has(k.toLowerCase()))) out.push(`${path}.${k}`);
@@ -101,6 +102,9 @@ async function checkPlugin(raw: Record<string, unknown>, where: string, out: Pro
         if (!out.some((p) => p.path === path && p.level === "error")) out.push({ level: "error", path, message: `${messageFor(e)} (for the "${ipam.type}" IPAM plugin)`, hint: hintFor(e) });
       }
     }
+    const ipamKeys: string[] = [];
+    unknownKeys(raw.ipam, ig.keys.p?.ipam?.[1], `${where}.ipam`, false, ipamKeys);
+    for (const u of ipamKeys) out.push({ level: "warning", path: u, message: `unknown key for the "${ipam.type}" IPAM plugin: it is ignored`, hint: "check the spelling (keys match case-insensitively)" });
   }
 }
 
@@ -114,7 +118,8 @@ export async function validateList(list: NetworkList, cniPath: string[] | undefi
   for (const [i, p] of list.plugins.entries()) {
     const where = base ? `${base}[${i}]` : "(the config)";
     const pre = base ? where : "";
-    await checkPlugin(p.raw, pre || "", out);
+    // The plugin gets name and cniVersion from the list, as a runtime injects them (libcni buildOneConfig).
+    await checkPlugin({ ...p.raw, name: list.name, cniVersion: list.cniVersion }, pre || "", out);
     if (cniPath) {
       try {
         findPlugin(p.type, cniPath);
