@@ -135,7 +135,7 @@ export interface Rtnl extends Disposable {
   /** The route the kernel would use to reach `dst` (`ip route get`). @throws {NetlinkError} ENETUNREACH */
   routeGet(dst: string): RouteInfo;
 
-  /** Neighbours (4, 6) and/or fdb entries (7); all families when none is given. @throws {NetlinkError} */
+  /** Neighbours (4, 6) or fdb entries (7); all three when no family is given (two dumps). @throws {NetlinkError} */
   neighs(o?: { family?: 4 | 6 | 7; index?: number }): NeighInfo[];
   /** Create-or-replace a neighbour or fdb entry. @throws {NetlinkError} */
   setNeigh(o: SetNeighOptions): void;
@@ -321,10 +321,12 @@ export class RtnlSession implements Rtnl {
   }
 
   neighs(o: { family?: 4 | 6 | 7; index?: number } = {}): NeighInfo[] {
-    const all = this.sock.dump(
-      dumpNeighsReq(o.family),
-      whenType(RTM_NEWNEIGH, (m) => parseNeigh(m.r, m.off, m.end)),
-    );
+    const parse = whenType(RTM_NEWNEIGH, (m) => parseNeigh(m.r, m.off, m.end));
+    let all = this.sock.dump(dumpNeighsReq(o.family), parse);
+    if (o.family === undefined) {
+      // An AF_UNSPEC dump covers IPv4 and IPv6 only: the bridge fdb needs its own AF_BRIDGE dump.
+      all = all.filter((n) => n.family !== 7).concat(this.sock.dump(dumpNeighsReq(7), parse));
+    }
     return all.filter(
       (n) => (o.index === undefined || n.index === o.index) && (o.family === undefined || n.family === o.family),
     );
