@@ -18,12 +18,12 @@ export function sh(ns: string, ...cmds: string[][]): void {
   }
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 5000, stepMs = 25): Promise<T> {
+export async function waitFor<T>(what: string | (() => string), fn: () => T | undefined | false, timeoutMs = 5000, stepMs = 25): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();
     if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`);
     await Bun.sleep(stepMs);
   }
 }
@@ -58,7 +58,7 @@ export class NodeProc {
     return this.exited;
   }
   waitLog(re: RegExp, timeoutMs = 8000): Promise<RegExpMatchArray> {
-    return waitFor(`log ${re} (log so far:\n${this.log})`, () => this.log.match(re) ?? undefined, timeoutMs);
+    return waitFor(() => `log ${re} (log so far:\n${this.log})`, () => this.log.match(re) ?? undefined, timeoutMs);
   }
 }
 
@@ -87,7 +87,14 @@ export class Cluster implements AsyncDisposable {
   constructor(n: number) {
     const d = this.#disposables;
     this.underlay = d.use(createTestNetns("ul"));
-    sh(this.underlay.name, ["ip", "link", "add", "br0", "type", "bridge"], ["ip", "link", "set", "br0", "up"]);
+    // br0 carries 192.0.2.254: the address of the test's etcd, which runs inside the underlay namespace
+    sh(
+      this.underlay.name,
+      ["ip", "link", "add", "br0", "type", "bridge"],
+      ["ip", "addr", "add", "192.0.2.254/24", "dev", "br0"],
+      ["ip", "link", "set", "br0", "up"],
+      ["ip", "link", "set", "lo", "up"],
+    );
     for (let i = 1; i <= n; i++) this.#addNode(i);
   }
 
