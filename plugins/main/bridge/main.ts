@@ -2,7 +2,7 @@
 // Drop-in for containernetworking/plugins plugins/main/bridge (v1.9.1 behaviour; Debian's v1.1.1 is the oracle):
 // config → plan (plan.ts, pure) → apply (apply.ts, the kernel). A failed ADD undoes everything it made.
 import { CniCode, CniError, toCniError } from "../../../shared/cni/errors.ts";
-import type { Result } from "../../../shared/cni/result.ts";
+import { formatResult, type Result } from "../../../shared/cni/result.ts";
 import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/skel.ts";
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, type DelegateOptions } from "../../../shared/delegate/index.ts";
 import { setupIpMasq, teardownIpMasq } from "../../../shared/iptables/ipmasq.ts";
@@ -75,6 +75,8 @@ async function add(a: CmdArgs): Promise<Result> {
     ...(ipamResult?.dns ? { ipamDns: ipamResult.dns } : {}),
     ...(conf.dns ? { confDns: conf.dns } : {}),
   });
+  // A result the config's version cannot express (0.1.0/0.2.0 without an IP) fails here, while undo still holds.
+  formatResult(result, a.cniVersion);
   undo.move();
   return result;
 }
