@@ -104,7 +104,8 @@ function dieRestoreFailed(path: string, err: unknown): never {
  * Runs `fn` inside the network namespace at `path` on the calling thread, then switches back, also when `fn` throws.
  * `fn` must be synchronous: a returned thenable is a programming error and throws {@link NetnsAsyncCallbackError}
  * (after switching back; its rejection is swallowed). Netlink sockets opened inside stay bound to that namespace, so
- * close them inside (`using`). Nesting works. If switching back fails, a CNI error JSON
+ * close them inside (`using`). Sync fs calls (/proc/sys/net) and `Bun.spawnSync` children (iptables, ip) made inside
+ * see the target namespace (checked by test/netns/netns.test.ts). Nesting works. If switching back fails, a CNI error JSON
  * (`{"cniVersion":"1.1.0","code":999,...}`) is written to fd 1 and the process exits with status 1 at once.
  * @throws {NetnsNotFoundError} `path` does not exist (nothing was entered)
  * @throws {NotANetnsError} `path` is not a network namespace (nothing was entered)
