@@ -1,105 +1,49 @@
-// The node daemon's only kernel access: the uplink, the VXLAN device and its address, and the routes/neighbours/FDB
-// entries of plan.ts. Reads are `ip -j`/`bridge -j` dumps; writes go in as ONE `ip -batch`/`bridge -batch` request
-// stream per kind (never one exec per entry). This stands in for shared/netlink's `batch()` until that lands
-// (see the report in issue 10); the interface is what the daemon depends on.
+// The node daemon's only kernel access, over shared/netlink (in the daemon's own netns): the uplink, the VXLAN
+// device and its address, and the routes/neighbours/FDB entries of plan.ts. Changes go in as ONE netlink batch
+// (many requests per datagram), ordered as flannel does: deletes, then neighbours and FDB, then routes last.
+// Link events come from `ip -o monitor link` (shared/netlink has no multicast subscription yet).
+import { type LinkInfo as NlLink, NeighState, type Rtnl, RouteTable, openRtnl } from "../../shared/netlink/index.ts";
 import type { Changes, FdbEntry, KernelState, NeighEntry, RouteEntry } from "./plan.ts";
 
-export class KernelError extends Error {
-  constructor(
-    readonly argv: string[],
-    readonly exitCode: number,
-    readonly stderr: string,
-  ) {
-    super(`Cannot run "${argv.join(" ")}": exit ${exitCode}: ${stderr.trim().split("\n").slice(0, 5).join(" / ")}`);
-    this.name = "KernelError";
-  }
-}
+const AF_BRIDGE = 7;
+/** NTF_SELF: an FDB entry of the VXLAN device itself. */
+const NTF_SELF = 0x02;
 
-function run(argv: string[], stdin?: string): string {
-  const r = Bun.spawnSync(argv, {
-    stdin: stdin === undefined ? "ignore" : Buffer.from(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (r.exitCode !== 0) throw new KernelError(argv, r.exitCode ?? -1, r.stderr.toString());
-  return r.stdout.toString();
-}
-
-function json<T>(argv: string[]): T {
-  const out = run(argv).trim();
-  return (out ? JSON.parse(out) : []) as T;
-}
-
-export interface LinkInfo {
-  index: number;
-  name: string;
-  mtu: number;
-  mac: string;
-  up: boolean;
-  kind?: string;
-  vxlan?: { id: number; local?: string; link?: string; port: number; learning: boolean; gbp: boolean };
+export interface LinkInfo extends NlLink {
+  /** IPv4 addresses, "10.1.2.3/24". */
   addrs: string[];
 }
 
-interface IpLink {
-  ifindex: number;
-  ifname: string;
-  mtu: number;
-  address: string;
-  flags: string[];
-  linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
-  addr_info?: { family: string; local: string; prefixlen: number }[];
-}
-
-function toLink(l: IpLink): LinkInfo {
-  const d = l.linkinfo?.info_data;
-  return {
-    index: l.ifindex,
-    name: l.ifname,
-    mtu: l.mtu,
-    mac: l.address,
-    up: l.flags.includes("UP"),
-    ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
-    ...(l.linkinfo?.info_kind === "vxlan" && d
-      ? {
-          vxlan: {
-            id: Number(d.id),
-            ...(typeof d.local === "string" ? { local: d.local } : {}),
-            ...(typeof d.link === "string" ? { link: d.link } : {}),
-            port: Number(d.port ?? 0),
-            learning: d.learning === true,
-            gbp: d.gbp === true,
-          },
-        }
-      : {}),
-    addrs: (l.addr_info ?? []).filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`),
-  };
+function withAddrs(rtnl: Rtnl, l: NlLink): LinkInfo {
+  return { ...l, addrs: rtnl.addrs({ family: 4, index: l.index }).map((a) => a.address) };
 }
 
 /** The link called `name` with its IPv4 addresses, or undefined. */
 export function findLink(name: string): LinkInfo | undefined {
-  const r = Bun.spawnSync(["ip", "-j", "-d", "addr", "show", "dev", name], { stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) return undefined;
-  const l = (JSON.parse(r.stdout.toString() || "[]") as IpLink[])[0];
-  return l ? toLink(l) : undefined;
+  using rtnl = openRtnl();
+  const l = rtnl.findLink(name);
+  return l && withAddrs(rtnl, l);
 }
 
 /** Every link with its IPv4 addresses. */
 export function listLinks(): LinkInfo[] {
-  return json<IpLink[]>(["ip", "-j", "-d", "addr", "show"]).map(toLink);
+  using rtnl = openRtnl();
+  const addrs = rtnl.addrs({ family: 4 });
+  return rtnl.links().map((l) => ({ ...l, addrs: addrs.filter((a) => a.index === l.index).map((a) => a.address) }));
 }
 
-/** The interface of the default route, if any. */
+/** The interface of the IPv4 default route, if any. */
 export function defaultRouteDev(): string | undefined {
-  const routes = json<{ dst: string; dev?: string }[]>(["ip", "-j", "-4", "route", "show", "default"]);
-  return routes[0]?.dev;
+  using rtnl = openRtnl();
+  const r = rtnl.routes({ family: 4, table: RouteTable.main }).find((x) => x.dst === "0.0.0.0/0" && x.oif !== undefined);
+  return r ? rtnl.links().find((l) => l.index === r.oif)?.name : undefined;
 }
 
-/** Whether `ip route get <ip>` goes out directly (no gateway): DirectRouting's test (flannel pkg/ip DirectRouting). */
+/** Whether the route to `ip` has no gateway (same L2 segment): DirectRouting's test (flannel pkg/ip DirectRouting). */
 export function isDirect(ip: string): boolean {
   try {
-    const r = json<{ gateway?: string }[]>(["ip", "-j", "route", "get", ip]);
-    return r.length === 1 && r[0]!.gateway === undefined;
+    using rtnl = openRtnl();
+    return rtnl.routeGet(ip).gw === undefined;
   } catch {
     return false;
   }
@@ -109,86 +53,119 @@ export interface VxlanSpec {
   name: string;
   vni: number;
   local: string;
+  /** The uplink's name. */
   dev: string;
   /** 0 = the kernel's default, 8472. */
   port: number;
   gbp: boolean;
   mtu: number;
-  /** Re-use this MAC (the one published in our lease) so peers' entries stay valid across a recreate. */
+  /** Re-use this MAC (the one our lease published) so peers' entries stay valid across a recreate. */
   mac?: string;
 }
 
 /** Whether an existing device matches the spec (flannel device.go ensureLink compares these). */
 export function vxlanMatches(l: LinkInfo, s: VxlanSpec): boolean {
   const v = l.vxlan;
-  return !!v && v.id === s.vni && v.local === s.local && v.link === s.dev && v.port === (s.port || 8472) && !v.learning && v.gbp === s.gbp;
+  if (!v) return false;
+  using rtnl = openRtnl();
+  const dev = rtnl.findLink(s.dev)?.index;
+  return v.vni === s.vni && v.localIp === s.local && v.dev === dev && v.port === (s.port || 8472) && !v.learning && v.gbp === s.gbp;
 }
 
+/** @throws {NetlinkError} */
 export function createVxlan(s: VxlanSpec): void {
-  run([
-    "ip", "link", "add", s.name, ...(s.mac ? ["address", s.mac] : []), "mtu", String(s.mtu),
-    "type", "vxlan", "id", String(s.vni), "local", s.local, "dev", s.dev, "dstport", String(s.port || 8472), "nolearning",
-    ...(s.gbp ? ["gbp"] : []),
-  ]);
+  using rtnl = openRtnl();
+  rtnl.createVxlan({
+    name: s.name,
+    vni: s.vni,
+    port: s.port || 8472,
+    localIp: s.local,
+    dev: rtnl.getLink(s.dev).index,
+    learning: false,
+    gbp: s.gbp,
+    mtu: s.mtu,
+    ...(s.mac ? { mac: s.mac } : {}),
+  });
 }
 
 export function deleteLink(name: string): void {
-  Bun.spawnSync(["ip", "link", "del", name], { stdout: "ignore", stderr: "ignore" });
+  using rtnl = openRtnl();
+  rtnl.deleteLink(name);
 }
 
-/** Puts exactly `address` (among addresses inside `within`) on the link, and sets it up with `mtu`. */
+/** Puts `address` on the link, removes `remove`, and sets it up with `mtu`. @throws {NetlinkError} */
 export function ensureAddrAndUp(o: { name: string; address: string; remove: string[]; mtu: number }): void {
-  const lines = o.remove.map((a) => `addr del ${a} dev ${o.name}`);
-  lines.push(`addr replace ${o.address} dev ${o.name}`, `link set ${o.name} mtu ${o.mtu} up`);
-  run(["ip", "-batch", "-"], lines.join("\n") + "\n");
+  using rtnl = openRtnl();
+  const l = rtnl.getLink(o.name);
+  for (const a of o.remove) rtnl.delAddr({ index: l.index, address: a });
+  if (!rtnl.addrs({ family: 4, index: l.index }).some((a) => a.address === o.address)) rtnl.addAddr({ index: l.index, address: o.address });
+  if (l.mtu !== o.mtu) rtnl.setMtu(l.index, o.mtu);
+  if (!l.up) rtnl.setUp(l.index);
 }
 
-/** The routes, permanent neighbours and FDB entries now in the kernel (unfiltered; plan.ts decides ownership). */
+/** The main table's gateway routes, and the VXLAN device's permanent neighbours and FDB entries (plan.ts filters). */
 export function readState(vxlanDev: string | undefined): KernelState {
-  const routes = json<{ dst: string; gateway?: string; dev?: string; flags?: string[]; protocol?: string }[]>([
-    "ip", "-j", "-4", "route", "show", "table", "main",
-  ]).flatMap((r): RouteEntry[] =>
-    r.gateway && r.dev ? [{ dst: r.dst, gw: r.gateway, dev: r.dev, onlink: (r.flags ?? []).includes("onlink") }] : [],
-  );
+  using rtnl = openRtnl();
+  const names = new Map(rtnl.links().map((l) => [l.index, l.name]));
+  const routes = rtnl.routes({ family: 4, table: RouteTable.main }).flatMap((r): RouteEntry[] => {
+    const dev = r.oif === undefined ? undefined : names.get(r.oif);
+    return r.gw && dev ? [{ dst: r.dst, gw: r.gw, dev, onlink: r.onlink }] : [];
+  });
+  const vx = vxlanDev ? [...names].find(([, n]) => n === vxlanDev)?.[0] : undefined;
   let neighs: NeighEntry[] = [];
   let fdb: FdbEntry[] = [];
-  if (vxlanDev && findLink(vxlanDev)) {
-    neighs = json<{ dst: string; lladdr?: string; state?: string[] }[]>(["ip", "-j", "-4", "neigh", "show", "dev", vxlanDev])
-      .filter((n) => n.lladdr && (n.state ?? []).includes("PERMANENT"))
-      .map((n) => ({ ip: n.dst, mac: n.lladdr!.toLowerCase() }));
-    fdb = json<{ mac: string; dst?: string; state?: string; flags?: string[] }[]>(["bridge", "-j", "fdb", "show", "dev", vxlanDev])
-      .filter((f) => f.dst && f.state === "permanent" && (f.flags ?? []).includes("self"))
-      .map((f) => ({ mac: f.mac.toLowerCase(), dst: f.dst! }));
+  if (vx !== undefined) {
+    const permanent = (s: number) => (s & NeighState.permanent) !== 0;
+    neighs = rtnl
+      .neighs({ family: 4, index: vx })
+      .filter((n) => n.dst && n.lladdr && permanent(n.state))
+      .map((n) => ({ ip: n.dst!, mac: n.lladdr! }));
+    fdb = rtnl
+      .neighs({ family: AF_BRIDGE, index: vx })
+      .filter((n) => n.dst && n.lladdr && permanent(n.state) && (n.flags & NTF_SELF) !== 0)
+      .map((n) => ({ mac: n.lladdr!, dst: n.dst! }));
   }
   return { routes, neighs, fdb };
 }
 
 /**
- * Applies `c` as batched requests: route deletes, then neighbour/FDB changes, then route adds last. With -force a
- * failing line does not stop the rest; the first failure is reported after everything was tried.
+ * Applies `c` as one netlink batch: route deletes, neighbour/FDB deletes and sets, then route replaces last.
+ * Every request is tried; the first failure (other than deleting something already gone) is thrown afterwards.
+ * @throws {Error} naming the failed request
  */
 export function applyChanges(c: Changes, vxlanDev: string | undefined): void {
-  const errors: KernelError[] = [];
-  const batch = (tool: "ip" | "bridge", lines: string[]) => {
-    if (lines.length === 0) return;
-    try {
-      run([tool, "-force", "-batch", "-"], lines.join("\n") + "\n");
-    } catch (e) {
-      errors.push(e as KernelError);
+  using rtnl = openRtnl();
+  const index = (name: string) => rtnl.getLink(name).index;
+  const vx = vxlanDev ? index(vxlanDev) : -1;
+  const what: string[] = [];
+  const errors = rtnl.batch((b) => {
+    for (const r of c.delRoutes) {
+      b.delRoute({ dst: r.dst, gw: r.gw, oif: index(r.dev) });
+      what.push(`delete route ${r.dst} via ${r.gw}`);
     }
-  };
-  const route = (r: RouteEntry) => `${r.dst} via ${r.gw} dev ${r.dev}${r.onlink ? " onlink" : ""}`;
-  batch("ip", [
-    ...c.delRoutes.map((r) => `route del ${route(r)}`),
-    ...c.delNeighs.map((n) => `neigh del ${n.ip} dev ${vxlanDev}`),
-    ...c.addNeighs.map((n) => `neigh replace ${n.ip} lladdr ${n.mac} dev ${vxlanDev} nud permanent`),
-  ]);
-  batch("bridge", [
-    ...c.delFdb.map((f) => `fdb del ${f.mac} dev ${vxlanDev} dst ${f.dst} self`),
-    ...c.addFdb.map((f) => `fdb replace ${f.mac} dev ${vxlanDev} dst ${f.dst} self permanent`),
-  ]);
-  batch("ip", c.addRoutes.map((r) => `route replace ${route(r)}`));
-  if (errors.length > 0) throw errors[0]!;
+    for (const n of c.delNeighs) {
+      b.delNeigh({ index: vx, family: 4, dst: n.ip });
+      what.push(`delete neighbour ${n.ip}`);
+    }
+    for (const f of c.delFdb) {
+      b.delNeigh({ index: vx, family: AF_BRIDGE, lladdr: f.mac, dst: f.dst, self: true });
+      what.push(`delete fdb ${f.mac} dst ${f.dst}`);
+    }
+    for (const n of c.addNeighs) {
+      b.setNeigh({ index: vx, family: 4, dst: n.ip, lladdr: n.mac, permanent: true });
+      what.push(`set neighbour ${n.ip} ${n.mac}`);
+    }
+    for (const f of c.addFdb) {
+      b.setNeigh({ index: vx, family: AF_BRIDGE, lladdr: f.mac, dst: f.dst, self: true, permanent: true });
+      what.push(`set fdb ${f.mac} dst ${f.dst}`);
+    }
+    for (const r of c.addRoutes) {
+      b.replaceRoute({ dst: r.dst, gw: r.gw, oif: index(r.dev), onlink: r.onlink });
+      what.push(`replace route ${r.dst} via ${r.gw} dev ${r.dev}`);
+    }
+  });
+  const failed = errors.flatMap((e, i) => (e && !(e.code === "ESRCH" || e.code === "ENOENT") ? [`${what[i]}: ${e.message}`] : []));
+  if (failed.length > 0) throw new Error(`Cannot program the data plane (${failed.length} of ${what.length} requests failed): ${failed.slice(0, 3).join("; ")}`);
 }
 
 /**
