@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runIn } from "../helpers/netns.ts";
-import { Cluster, sh, waitFor } from "../node/cluster.ts";
+import { BUN, Cluster, NODE_ENTRY, sh, waitFor } from "../node/cluster.ts";
 import { TestEtcd, ensureEtcdInstalled } from "../node/etcd.ts";
 
 const PREFIX = "/coreos.com/network";
@@ -149,9 +149,7 @@ describe("vxlan, file store", () => {
     await c.serve(pods[1]!);
     expect(c.tcp(pods[0]!, pods[1]!)).toBe(`pong from ${pods[1]!.ip}`);
     // the status command agrees with the kernel
-    const st = runIn(c.nodes[0]!.ns.name, [
-      (await import("../node/cluster.ts")).BUN, (await import("../node/cluster.ts")).NODE_ENTRY, "status", "--iface", "eth0", ...store.flags,
-    ]);
+    const st = runIn(c.nodes[0]!.ns.name, [BUN, NODE_ENTRY, "status", "--iface", "eth0", ...store.flags]);
     expect(st.stdout).toContain("in sync");
     expect(st.exitCode).toBe(0);
   }, 30_000);
@@ -193,4 +191,41 @@ describe("bad input", () => {
     await p3.waitLog(/Cannot reach etcd .*192\.0\.2\.254:1.*retrying in/);
     expect([p1.alive, p2.alive, p3.alive]).toEqual([true, true, true]);
   }, 40_000);
+});
+
+describe("lease loss, health and rules", () => {
+  test("our deleted lease is taken again and reprogrammed; /healthz and /readyz on loopback; flanneld's masq and forward rules, restored when flushed", async () => {
+    await using c = new Cluster(2);
+    await using store = await makeStore("file", c);
+    store.setConfig({ Network: "10.9.0.0/16", Backend: { Type: "vxlan" } });
+    await startAll(c, store, 2, ["--ip-masq", "--healthz-port", "8471", "--iptables-resync", "1"]);
+    await converged(c, 2);
+    const n1 = c.nodes[0]!;
+    const sub1 = c.subnetOf(1)!;
+    const net = sub1.replace(/\.1\/24$/, ".0/24");
+
+    const get = (path: string) =>
+      runIn(n1.ns.name, [BUN, "-e", `const r=await fetch("http://127.0.0.1:8471${path}");console.log(r.status)`]).stdout.trim();
+    expect(get("/healthz")).toBe("200");
+    expect(get("/readyz")).toBe("200");
+    const listen = runIn(n1.ns.name, ["ss", "-Hltn", "sport = :8471"]).stdout;
+    expect(listen).toContain("127.0.0.1:8471");
+
+    const nat = runIn(n1.ns.name, ["iptables", "-w", "-t", "nat", "-S", "FLANNEL-POSTRTG"]).stdout;
+    expect(nat).toContain(`-A FLANNEL-POSTRTG -s ${net} -d 10.9.0.0/16 -m comment --comment "flanneld masq" -j RETURN`);
+    expect(nat).toContain('-A FLANNEL-POSTRTG -s 10.9.0.0/16 ! -d 224.0.0.0/4 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully');
+    expect(nat.split("\n").filter((l) => l.startsWith("-A")).length).toBe(6);
+    expect(runIn(n1.ns.name, ["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"]).stdout).toContain("-j FLANNEL-POSTRTG");
+    expect(runIn(n1.ns.name, ["iptables", "-w", "-S", "FLANNEL-FWD"]).stdout).toContain("-A FLANNEL-FWD -s 10.9.0.0/16");
+    sh(n1.ns.name, ["iptables", "-w", "-t", "nat", "-F", "FLANNEL-POSTRTG"]);
+    await waitFor("FLANNEL-POSTRTG restored", () => runIn(n1.ns.name, ["iptables", "-w", "-t", "nat", "-S", "FLANNEL-POSTRTG"]).stdout.split("\n").filter((l) => l.startsWith("-A")).length === 6, 4000);
+
+    store.deleteLease(sub1);
+    await n1.proc!.waitLog(/our lease \S+ is gone from the store: acquiring one again/);
+    await n1.proc!.waitLog(/lease acquired: \S+ \(previous\)/);
+    expect(c.subnetOf(1)).toBe(sub1);
+    expect(store.leaseCount()).toBe(2);
+    // node 2 sees the lease come back and still routes to it
+    await waitFor("node 2 route to node 1", () => routes(c, 2).includes(`${net} via`), 3000);
+  }, 30_000);
 });
