@@ -260,6 +260,34 @@ describe("portmap state", () => {
   });
 });
 
+describe("portmap GC and STATUS (1.1.0)", () => {
+  test("GC removes the chains of containers not in cni.dev/valid-attachments, only in this network", () => {
+    using host = createTestNetns("pmgc-host");
+    using pod = createTestNetns("pmgc-pod");
+    const node = { host, pod };
+    const v11 = (name: string, port: number) => ({ ...baseConf([{ hostPort: port, containerPort: 80, protocol: "tcp" }]), cniVersion: "1.1.0", name });
+    expect(pm(node, "ADD", v11("pmtest", 8080), "live").exitCode).toBe(0);
+    expect(pm(node, "ADD", v11("pmtest", 8081), "dead").exitCode).toBe(0);
+    expect(pm(node, "ADD", v11("othernet", 8082), "dead").exitCode).toBe(0);
+    const gcConf = { cniVersion: "1.1.0", name: "pmtest", type: "portmap", "cni.dev/valid-attachments": [{ containerID: "live", ifname: "eth0" }] };
+    const r = runPlugin({ plugin: "portmap", command: "GC", conf: gcConf, hostNetns: host.name });
+    expect([r.exitCode, r.stdout]).toEqual([0, ""]);
+    const dump = natDump(host.name);
+    expect(dump).toContain('id: \\"live\\"');
+    expect(dump).toContain("--dports 8082 ");
+    expect(dump).not.toContain("--dports 8081 ");
+    expect(dump.match(/^:CNI-DN-/gm)?.length).toBe(2);
+  });
+
+  test("STATUS succeeds when iptables works and is code 50 without it", () => {
+    using host = createTestNetns("pmst-host");
+    const conf = { cniVersion: "1.1.0", name: "pmtest", type: "portmap" };
+    expect(runPlugin({ plugin: "portmap", command: "STATUS", conf, hostNetns: host.name }).exitCode).toBe(0);
+    const r = runPlugin({ plugin: "portmap", command: "STATUS", conf, hostNetns: host.name, env: { PATH: "/usr/bin:/bin" } });
+    expect([r.exitCode, r.json?.code]).toEqual([1, 50]);
+  });
+});
+
 describe("portmap bad input", () => {
   const ok = { hostPort: 8080, containerPort: 80, protocol: "tcp" };
   test.each([

@@ -11,7 +11,7 @@ import {
 } from "../../../shared/iptables/index.ts";
 import { LinkNotFoundError, NetlinkError, openRtnl } from "../../../shared/netlink/index.ts";
 import { writeSysctl } from "../../../shared/sysctl/index.ts";
-import { addTransaction, checkTransaction, delTransaction, type FamilyPlan, type Rule } from "./plan.ts";
+import { addTransaction, checkTransaction, delTransaction, gcTransaction, type FamilyPlan, type Rule } from "./plan.ts";
 
 /**
  * Installs one family's plan: snapshot, then one transaction. When the transaction fails and the table changed
@@ -39,6 +39,17 @@ export function installRules(plan: FamilyPlan): void {
 export function removeRules(family: Family, network: string, containerId: string): void {
   withIptablesLock(() => {
     const text = delTransaction(network, containerId, parseSave(save(family, "nat"), "nat"));
+    if (text) restore(family, text);
+  });
+}
+
+/**
+ * Removes from one family the chains of `network`'s containers whose ID is not in `valid`.
+ * @throws {IptablesError}
+ */
+export function collectGarbage(family: Family, network: string, valid: ReadonlySet<string>): void {
+  withIptablesLock(() => {
+    const text = gcTransaction(network, valid, parseSave(save(family, "nat"), "nat"));
     if (text) restore(family, text);
   });
 }

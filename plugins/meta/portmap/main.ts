@@ -2,13 +2,14 @@
 // addresses (flannel/bridge). Matches containernetworking/plugins plugins/meta/portmap (v1.9.1, iptables backend):
 // same chains, rules, comments and chain hashes, so either implementation can DEL what the other added.
 // Differs on purpose: one iptables-restore transaction per family, the container chain is flushed on ADD
-// (plugins#683), DEL works without portMappings, CHECK also checks the shared rules. See README.
+// (plugins#683), DEL works without portMappings, CHECK also checks the shared rules, GC removes the chains of
+// containers that are no longer valid, STATUS checks that iptables works. See README.
 import { CniCode, CniError, toCniError } from "../../../shared/cni/errors.ts";
 import type { Result } from "../../../shared/cni/result.ts";
 import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/skel.ts";
 import { tryParseCidr } from "../../../shared/ip/index.ts";
-import { IptablesError, type Family } from "../../../shared/iptables/index.ts";
-import { enableRouteLocalnet, findMissingRule, flushUdpConntrack, installRules, removeRules } from "./apply.ts";
+import { IptablesError, save, type Family } from "../../../shared/iptables/index.ts";
+import { collectGarbage, enableRouteLocalnet, findMissingRule, flushUdpConntrack, installRules, removeRules } from "./apply.ts";
 import { resolveConfig, type Config } from "./config.ts";
 import { planFamily, type PodAddress } from "./plan.ts";
 
@@ -116,4 +117,49 @@ function check(a: CmdArgs): void {
   }
 }
 
-export const plugin: Plugin = { name: "portmap", add, del, check };
+/** Container IDs of `cni.dev/valid-attachments` (or the legacy `cni.dev/attachments` older runtimes send). */
+function validContainers(a: CmdArgs): Set<string> {
+  const list = a.conf["cni.dev/valid-attachments"] ?? a.conf["cni.dev/attachments"] ?? [];
+  if (!Array.isArray(list)) throw new CniError(CniCode.InvalidConfig, `"cni.dev/valid-attachments" must be a list`);
+  const ids = new Set<string>();
+  for (const [i, x] of list.entries()) {
+    const id = typeof x === "object" && x !== null ? (x as Record<string, unknown>).containerID : undefined;
+    if (typeof id !== "string") throw new CniError(CniCode.InvalidConfig, `"cni.dev/valid-attachments[${i}].containerID" must be a string`);
+    ids.add(id);
+  }
+  return ids;
+}
+
+/**
+ * Removes the chains of this network's containers that are no longer valid (found through the comments of
+ * their entry rules). Both families are tried and every error is reported, as GC must continue on errors.
+ */
+function gc(a: CmdArgs): void {
+  const valid = validContainers(a);
+  const errors: string[] = [];
+  for (const f of [4, 6] as const) {
+    try {
+      collectGarbage(f, a.conf.name, valid);
+    } catch (e) {
+      if (e instanceof IptablesError && e.argv[0]?.endsWith("-save")) continue; // nothing of ours can be there
+      errors.push(`IPv${f}: ${toCniError(e).message}`);
+    }
+  }
+  if (errors.length) throw new CniError(CniCode.Internal, "Cannot remove stale port mappings", errors.join("; "));
+}
+
+/** Ready when at least one family's nat table can be read. */
+function status(_a: CmdArgs): void {
+  const problems: string[] = [];
+  for (const f of [4, 6] as const) {
+    try {
+      save(f, "nat");
+      return;
+    } catch (e) {
+      problems.push(toCniError(e).message);
+    }
+  }
+  throw new CniError(CniCode.NotAvailable, "neither iptables nor ip6tables is usable", problems.join("; "));
+}
+
+export const plugin: Plugin = { name: "portmap", add, del, check, gc, status };

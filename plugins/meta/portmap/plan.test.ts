@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseSave } from "../../../shared/iptables/index.ts";
 import { resolveConfig } from "./config.ts";
-import { addTransaction, checkTransaction, delTransaction, dnatChainName, oldSnatChainName, planFamily, type PodAddress } from "./plan.ts";
+import { addTransaction, checkTransaction, delTransaction, dnatChainName, gcTransaction, oldSnatChainName, planFamily, type PodAddress } from "./plan.ts";
 
 const CID = "0123456789abcdef";
 const CHAIN = "CNI-DN-8cbe06c6d4b297670ecbf";
@@ -178,5 +178,32 @@ describe("checkTransaction()", () => {
     expect(lines.slice(1, -1).every((l) => l.startsWith("-C "))).toBe(true);
     expect(lines).toHaveLength(rules.length + 2);
     expect(lines[rules.length]).toContain(rules.at(-1)!.args.at(-1)!);
+  });
+});
+
+describe("gcTransaction()", () => {
+  const entry = (net: string, cid: string, target = dnatChainName(net, cid)) =>
+    `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"${net}\\" id: \\"${cid}\\"" -m multiport --dports 80 -j ${target}`;
+  const dump = (lines: string[], chains: string[]) => parseSave(`*nat\n${chains.map((c) => `:${c} - [0:0]`).join("\n")}\n${lines.join("\n")}\nCOMMIT\n`, "nat");
+
+  test("gcTransaction() removes only the network's containers that are not valid", () => {
+    const [a, b, other] = [dnatChainName("cbr0", "a"), dnatChainName("cbr0", "b"), dnatChainName("other", "b")];
+    const saved = dump([entry("cbr0", "a"), entry("cbr0", "b"), entry("other", "b")], ["CNI-HOSTPORT-DNAT", a, b, other]);
+    const text = gcTransaction("cbr0", new Set(["a"]), saved)!;
+    expect(text).toContain(`-X ${b}`);
+    expect(text).not.toContain(a);
+    expect(text).not.toContain(other);
+    expect(gcTransaction("cbr0", new Set(["a", "b"]), saved)).toBeUndefined();
+  });
+
+  test("gcTransaction() with an empty list removes every container of the network", () => {
+    const [a, b] = [dnatChainName("cbr0", "a"), dnatChainName("cbr0", "b")];
+    const text = gcTransaction("cbr0", new Set(), dump([entry("cbr0", "a"), entry("cbr0", "b")], ["CNI-HOSTPORT-DNAT", a, b]))!;
+    expect(text.match(/^-X /gm)?.length).toBe(2);
+  });
+
+  test("gcTransaction() never trusts a comment whose hash does not match the chain", () => {
+    const saved = dump([entry("cbr0", "a", "CNI-DN-000000000000000000000")], ["CNI-HOSTPORT-DNAT", "CNI-DN-000000000000000000000"]);
+    expect(gcTransaction("cbr0", new Set(), saved)).toBeUndefined();
   });
 });

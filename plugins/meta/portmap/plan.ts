@@ -172,3 +172,27 @@ export function checkTransaction(plan: FamilyPlan): { text: string; rules: Rule[
   const rules = [...plan.shared.rules, ...(post ? [post] : []), ...plan.rules, ...plan.entries];
   return { text: wrap(rules.map((r) => ruleLine("-C", r.chain, r.args))), rules };
 }
+
+/** The container ID named by a portmap entry rule's comment in `network`, when the rule has one. */
+function commentedContainer(spec: string, network: string): string | undefined {
+  const args = splitRuleArgs(spec);
+  const i = args.indexOf("--comment");
+  const m = i >= 0 ? /^dnat name: "(.*)" id: "(.*)"$/.exec(args[i + 1] ?? "") : null;
+  return m && m[1] === network ? m[2] : undefined;
+}
+
+/**
+ * The GC transaction for one family: the chains of `network`'s containers that are not in `valid`, found
+ * through the comments of their entry rules (and only when the chain name matches the comment's hash, so a
+ * truncated comment never removes someone else's chain). Undefined when nothing is stale.
+ */
+export function gcTransaction(network: string, valid: ReadonlySet<string>, saved: SavedTable): string | undefined {
+  const stale = new Set<string>();
+  for (const r of saved.rules) {
+    if (r.chain !== TOP_DNAT_CHAIN || !r.target?.startsWith("CNI-DN-")) continue;
+    const cid = commentedContainer(r.spec, network);
+    if (cid !== undefined && !valid.has(cid) && dnatChainName(network, cid) === r.target) stale.add(r.target);
+  }
+  const lines = [...stale].flatMap((ch) => removeChainLines(saved, ch));
+  return lines.length ? wrap(lines) : undefined;
+}
