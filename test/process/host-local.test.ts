@@ -73,6 +73,11 @@ describe("host-local concurrency", () => {
     const conf = hostLocalConf(dir.path);
     const trials = 24;
     const killedAt: number[] = [];
+    // Spread the kills over one whole ADD, as long as an ADD takes on this machine right now.
+    const probe = run({ command: "ADD", conf, containerId: "probe", netns: ns.path });
+    expect(probe.exitCode).toBe(0);
+    expect(run({ command: "DEL", conf, containerId: "probe" }).exitCode).toBe(0);
+    const spanMs = Math.max(5, probe.ms * 1.2);
     for (let i = 0; i < trials; i++) {
       const p = Bun.spawn([join(ROOT, "build/bin/host-local")], {
         env: { CNI_COMMAND: "ADD", CNI_CONTAINERID: `crash-${i}`, CNI_IFNAME: "eth0", CNI_NETNS: ns.path, CNI_PATH: "/nonexistent" },
@@ -80,7 +85,7 @@ describe("host-local concurrency", () => {
         stdout: "ignore",
         stderr: "ignore",
       });
-      const delayMs = (i * 3) % 70; // 0..69 ms: from before start-up to after the write
+      const delayMs = (spanMs * i) / trials; // from before start-up to after the write
       await Bun.sleep(delayMs);
       p.kill("SIGKILL");
       killedAt.push(delayMs);

@@ -6,12 +6,11 @@ import { existsSync } from "node:fs";
 import { CniCode, CniError } from "../../../shared/cni/errors.ts";
 import type { IPConfig, Result } from "../../../shared/cni/result.ts";
 import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/skel.ts";
-import { tryParseCidr, ipToBigInt } from "../../../shared/ip/index.ts";
+import { bigIntToIp, ipToBigInt, tryParseCidr } from "../../../shared/ip/index.ts";
 import { addressWithPrefix, assignRequested, candidates, duplicateProblem, isOwnedBy, nextFree, reservationsToRelease, type Reservation } from "./allocator.ts";
 import { loadConfig, loadStoreConfig, rangeFor, rangeSetText, type HostLocalConfig, type RangeSet } from "./config.ts";
 import { readResolvConf } from "./resolv.ts";
 import { Store, type StoreSnapshot } from "./store.ts";
-import { bigIntToIp } from "../../../shared/ip/index.ts";
 
 function reportOrphans(snap: StoreSnapshot, dir: string, a: CmdArgs): void {
   for (const r of snap.orphans) {
