@@ -328,6 +328,36 @@ describe("bridge address families and keys", () => {
   });
 });
 
+describe("bridge STATUS, GC and 1.1.0", () => {
+  test("1.1.0: ADD prints a 1.1.0 result; STATUS and GC go to the IPAM plugin (its error passes through), none without IPAM", () => {
+    using c = setup();
+    using pod = createTestNetns("pod");
+    const cid = newCid();
+    const cf = { ...conf(c, { isGateway: true }), cniVersion: "1.1.0" };
+    const r = ok(run(c, "ADD", { conf: cf, pod, cid }));
+    expect(r.cniVersion).toBe("1.1.0");
+    for (const cmd of ["STATUS", "GC"]) {
+      expect(run(c, cmd, { conf: { ...cf, "cni.dev/valid-attachments": [{ containerID: cid, ifname: "eth0" }] }, cid: "" }).exitCode).toBe(0);
+      const missing = run(c, cmd, { conf: { ...cf, ipam: { type: "no-such-ipam" } }, cid: "" });
+      expect(missing.exitCode).not.toBe(0);
+      expect(String(missing.json?.msg)).toContain("no-such-ipam");
+      expect(run(c, cmd, { conf: { ...cf, ipam: undefined }, cid: "" }).exitCode).toBe(0);
+    }
+    expect(reservations(c.data)).toEqual(["10.77.0.2"]); // GC with the attachment listed keeps it
+    ok(run(c, "DEL", { conf: cf, pod, cid }));
+  });
+
+  test("enabledad: IPv6 DAD runs and ADD returns once the address is no longer tentative", () => {
+    using c = setup();
+    using pod = createTestNetns("pod");
+    ok(run(c, "ADD", { conf: conf(c, { isGateway: true, enabledad: true }, { subnet: "fd00:78::/64" }), pod, cid: newCid() }));
+    expect(sh(pod.name, "cat /proc/sys/net/ipv6/conf/eth0/accept_dad /proc/sys/net/ipv6/conf/eth0/enhanced_dad").split("\n").slice(0, 2)).toEqual(["1", "1"]);
+    const a = (JSON.parse(sh(pod.name, "ip -j -6 addr show dev eth0 scope global")) as J[])[0].addr_info[0];
+    expect(a.local).toBe("fd00:78::2");
+    expect(a.tentative).toBeUndefined();
+  });
+});
+
 describe("bridge DEL edge cases", () => {
   test("DEL after the netns is gone removes the masquerade rules (found by chain hash) and the reservation", () => {
     using c = setup();
