@@ -320,6 +320,7 @@ export class NodeDaemon {
       if (!existed) this.log("warn", `${this.#vxlan.name} was missing: recreated it; programming every peer again`);
       this.#ensureDeviceAddress(l);
     }
+    const t0 = performance.now();
     const ctx = this.context();
     const { peers } = peerLeases(ctx, this.#leases);
     const have = kernel.readState(ctx.vxlanDev);
@@ -335,7 +336,8 @@ export class NodeDaemon {
       this.log(
         "info",
         `data plane: ${peers.length} peers; added ${changes.addRoutes.length} routes, ${changes.addNeighs.length} neighbours, ${changes.addFdb.length} FDB entries; ` +
-          `removed ${changes.delRoutes.length} routes, ${changes.delNeighs.length} neighbours, ${changes.delFdb.length} FDB entries`,
+          `removed ${changes.delRoutes.length} routes, ${changes.delNeighs.length} neighbours, ${changes.delFdb.length} FDB entries ` +
+          `(${(performance.now() - t0).toFixed(1)} ms)`,
       );
     }
     return n;

@@ -135,7 +135,12 @@ export function readState(vxlanDev: string | undefined): KernelState {
  */
 export function applyChanges(c: Changes, vxlanDev: string | undefined): void {
   using rtnl = openRtnl();
-  const index = (name: string) => rtnl.getLink(name).index;
+  const indexes = new Map(rtnl.links().map((l) => [l.name, l.index]));
+  const index = (name: string) => {
+    const i = indexes.get(name);
+    if (i === undefined) throw new Error(`Cannot program the data plane: device "${name}" does not exist`);
+    return i;
+  };
   const vx = vxlanDev ? index(vxlanDev) : -1;
   const what: string[] = [];
   const errors = rtnl.batch((b) => {
