@@ -35,17 +35,22 @@ export function binaryName(family: Family, suffix: "" | "-save" | "-restore"): s
   return `${family === 6 ? "ip6tables" : "iptables"}${suffix}`;
 }
 
-/**
- * Runs `name args…` found in PATH (as Go's exec.LookPath would) with `input` on stdin.
- * @throws {IptablesError} on a non-zero exit, or with exit code 127 when the binary is not in PATH
- */
-export function run(name: string, args: string[], input?: string): string {
+function resolve(name: string, args: string[]): { exe: string; argv: string[] } {
   const pathVar = process.env.PATH || DEFAULT_PATH;
   const exe = Bun.which(name, { PATH: pathVar });
   const argv = [name, ...args];
   if (!exe) {
     throw new IptablesError(argv, EXIT_NOT_FOUND, "", `Cannot run ${name}: not found in PATH (${pathVar}); install the iptables package`);
   }
+  return { exe, argv };
+}
+
+/**
+ * Runs `name args…` found in PATH (as Go's exec.LookPath would) with `input` on stdin.
+ * @throws {IptablesError} on a non-zero exit, or with exit code 127 when the binary is not in PATH
+ */
+export function run(name: string, args: string[], input?: string): string {
+  const { exe, argv } = resolve(name, args);
   const p = Bun.spawnSync([exe, ...args], {
     stdin: input === undefined ? "ignore" : Buffer.from(input),
     stdout: "pipe",
@@ -79,6 +84,18 @@ export function restore(family: Family, text: string): void {
  */
 export function save(family: Family, table: string): string {
   return run(binaryName(family, "-save"), ["-t", table]);
+}
+
+/**
+ * iptables-save of one table without blocking, so both families can be read at once.
+ * @throws {IptablesError} (the promise rejects)
+ */
+export async function saveAsync(family: Family, table: string): Promise<string> {
+  const { exe, argv } = resolve(binaryName(family, "-save"), ["-t", table]);
+  const p = Bun.spawn([exe, ...argv.slice(1)], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new IptablesError(argv, code, stderr);
+  return stdout;
 }
 
 /**

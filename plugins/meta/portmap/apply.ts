@@ -6,6 +6,7 @@ import {
   parseSave,
   restore,
   save,
+  saveAsync,
   withIptablesLock,
   type Family,
 } from "../../../shared/iptables/index.ts";
@@ -33,14 +34,32 @@ export function installRules(plan: FamilyPlan): void {
 }
 
 /**
- * Removes the container's chains and every rule jumping to them from one family. Idempotent.
- * @throws {IptablesError}
+ * Removes the container's chains and every rule jumping to them from both families, reading both nat tables
+ * at once. No lock: the transaction names only this container's rules, which no concurrent call touches.
+ * Returns the families whose nat table could not be read at all (they hold nothing of ours).
+ * @throws {IptablesError} when a removal fails
  */
-export function removeRules(family: Family, network: string, containerId: string): void {
-  withIptablesLock(() => {
-    const text = delTransaction(network, containerId, parseSave(save(family, "nat"), "nat"));
-    if (text) restore(family, text);
+export async function removeRules(network: string, containerId: string): Promise<Map<Family, IptablesError>> {
+  const families = [4, 6] as const;
+  const saved = await Promise.allSettled(families.map((f) => saveAsync(f, "nat")));
+  const unreadable = new Map<Family, IptablesError>();
+  families.forEach((f, i) => {
+    const r = saved[i]!;
+    if (r.status === "rejected") {
+      if (!(r.reason instanceof IptablesError)) throw r.reason;
+      unreadable.set(f, r.reason);
+      return;
+    }
+    const text = delTransaction(network, containerId, parseSave(r.value, "nat"));
+    if (text) restore(f, text);
   });
+  return unreadable;
+}
+
+/** Removes the container's chains from one family (ADD's rollback). @throws {IptablesError} */
+export function removeFamilyRules(family: Family, network: string, containerId: string): void {
+  const text = delTransaction(network, containerId, parseSave(save(family, "nat"), "nat"));
+  if (text) restore(family, text);
 }
 
 /**

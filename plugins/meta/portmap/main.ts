@@ -9,7 +9,7 @@ import type { Result } from "../../../shared/cni/result.ts";
 import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/skel.ts";
 import { tryParseCidr } from "../../../shared/ip/index.ts";
 import { IptablesError, save, type Family } from "../../../shared/iptables/index.ts";
-import { collectGarbage, enableRouteLocalnet, findMissingRule, flushUdpConntrack, installRules, removeRules } from "./apply.ts";
+import { collectGarbage, enableRouteLocalnet, findMissingRule, flushUdpConntrack, installRules, removeFamilyRules, removeRules } from "./apply.ts";
 import { resolveConfig, type Config } from "./config.ts";
 import { planFamily, type PodAddress } from "./plan.ts";
 
@@ -59,7 +59,7 @@ function add(a: CmdArgs): Result {
     } catch (e) {
       throw iptablesFailure(e, `Cannot install the IPv${plan.family} port mappings`);
     }
-    undo.defer(() => removeRules(plan.family, cfg.network, a.containerId));
+    undo.defer(() => removeFamilyRules(plan.family, cfg.network, a.containerId));
   }
   const v4 = plans.find((p) => p.pod.family === 4);
   if (v4 && cfg.snat) {
@@ -84,24 +84,17 @@ function add(a: CmdArgs): Result {
  * Removes the container's chains in both families, found by their hashed names: no prevResult or
  * portMappings needed, and config errors do not block it (the name and container ID are all it uses).
  */
-function del(a: CmdArgs): void {
-  const unusable: string[] = [];
-  for (const f of [4, 6] as const) {
-    try {
-      removeRules(f, a.conf.name, a.containerId);
-    } catch (e) {
-      // A family whose nat table cannot even be read holds nothing of ours (the reference skips it too).
-      if (e instanceof IptablesError && e.argv[0]?.endsWith("-save")) {
-        unusable.push(`IPv${f}: ${e.message}`);
-        continue;
-      }
-      throw iptablesFailure(e, `Cannot remove the IPv${f} port mappings`);
-    }
+async function del(a: CmdArgs): Promise<void> {
+  let unreadable: Map<Family, IptablesError>;
+  try {
+    unreadable = await removeRules(a.conf.name, a.containerId);
+  } catch (e) {
+    throw iptablesFailure(e, "Cannot remove the port mappings");
   }
-  if (unusable.length === 2) {
-    throw new CniError(CniCode.Internal, "neither iptables nor ip6tables is usable", unusable.join("; "));
-  }
-  for (const u of unusable) a.stderr(`portmap: skipped ${u}`);
+  // A family whose nat table cannot even be read holds nothing of ours (the reference skips it too).
+  const why = [...unreadable].map(([f, e]) => `IPv${f}: ${e.message}`);
+  if (unreadable.size === 2) throw new CniError(CniCode.Internal, "neither iptables nor ip6tables is usable", why.join("; "));
+  for (const w of why) a.stderr(`portmap: skipped ${w}`);
 }
 
 function check(a: CmdArgs): void {
