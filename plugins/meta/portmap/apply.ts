@@ -20,14 +20,15 @@ import { addTransaction, checkTransaction, delTransaction, gcTransaction, type F
  * @throws {IptablesError}
  */
 export function installRules(plan: FamilyPlan): void {
+  // iptables-save heads its dump with a timestamp: compare without comment lines.
+  const body = (dump: string) => dump.replace(/^#.*\n/gm, "");
   withIptablesLock(() => {
-    let before = save(plan.family, "nat");
+    const before = save(plan.family, "nat");
     try {
       restore(plan.family, addTransaction(plan, parseSave(before, "nat")));
     } catch (e) {
       const now = save(plan.family, "nat");
-      if (now === before) throw e;
-      before = now;
+      if (body(now) === body(before)) throw e;
       restore(plan.family, addTransaction(plan, parseSave(now, "nat")));
     }
   });
