@@ -2,7 +2,7 @@
 // each step of ADD/DEL/CHECK as one function, matching the reference's setupBridge / setupVeth / ConfigureIface /
 // ensureAddr / DelLinkByNameAddr (containernetworking/plugins v1.9.1). Host-side calls run in the plugin's netns.
 import { CniCode, CniError } from "../../../shared/cni/errors.ts";
-import { LinkNotFoundError, NetlinkError, openRtnl, type AddrInfo, type LinkInfo, type RouteInfo, type Rtnl } from "../../../shared/netlink/index.ts";
+import { NetlinkError, openRtnl, type AddrInfo, type LinkInfo, type RouteInfo, type Rtnl } from "../../../shared/netlink/index.ts";
 import { NetnsNotFoundError, withNetns } from "../../../shared/netns/index.ts";
 import { cidrsOverlap, parseCidr } from "../../../shared/ip/index.ts";
 import { ensureSysctl, writeSysctl } from "../../../shared/sysctl/index.ts";
@@ -310,4 +310,29 @@ export function readPod(netns: string, ifname: string): PodState {
   });
 }
 
-export { LinkNotFoundError };
+/** Runs `fn` with an rtnetlink socket in the plugin's own (host) netns. */
+export function withHost<T>(fn: (rtnl: Rtnl) => T): T {
+  using rtnl = openRtnl();
+  return fn(rtnl);
+}
+
+/** The host veth and bridge as they are once the port forwards (MACs read last: the bridge's changes). */
+export function finalHostState(o: { hostName: string; bridge: string; waitUp: boolean }): { hostMac: string; bridgeMac: string } {
+  return withHost((rtnl) => {
+    const host = o.waitUp ? waitOperUp(rtnl, o.hostName) : rtnl.getLink(o.hostName);
+    return { hostMac: host.mac, bridgeMac: rtnl.getLink(o.bridge).mac };
+  });
+}
+
+/** What CHECK reads on the host: the bridge and the links named in prevResult. */
+export function readHost(bridge: string, names: readonly string[]): { bridge?: LinkInfo; links: Map<string, LinkInfo> } {
+  return withHost((rtnl) => {
+    const links = new Map<string, LinkInfo>();
+    for (const n of names) {
+      const l = rtnl.findLink(n);
+      if (l) links.set(n, l);
+    }
+    const br = rtnl.findLink(bridge);
+    return br ? { bridge: br, links } : { links };
+  });
+}

@@ -6,10 +6,9 @@ import { formatResult, type Result } from "../../../shared/cni/result.ts";
 import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/skel.ts";
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, type DelegateOptions } from "../../../shared/delegate/index.ts";
 import { setupIpMasq, teardownIpMasq } from "../../../shared/iptables/ipmasq.ts";
-import { openRtnl } from "../../../shared/netlink/index.ts";
 import * as apply from "./apply.ts";
 import { checkAddable, loadConfig, type Config } from "./config.ts";
-import { addressProblems, buildResult, planL3, POD_INTERFACE_INDEX, routeProblems, type L3Plan } from "./plan.ts";
+import { addressProblems, buildResult, linkProblems, planL3, POD_INTERFACE_INDEX, routeProblems, type L3Plan } from "./plan.ts";
 import { setupSpoofCheck, teardownSpoofCheck } from "./spoofcheck.ts";
 
 function ipam(a: CmdArgs, type: string): DelegateOptions {
@@ -31,10 +30,10 @@ async function add(a: CmdArgs): Promise<Result> {
   const conf = loadConfig(a.conf, a.args);
   checkAddable(conf);
   await using undo = new AsyncDisposableStack();
-  const bridge = withHostRtnl((rtnl) => apply.ensureBridge(rtnl, conf));
+  const bridge = apply.withHost((rtnl) => apply.ensureBridge(rtnl, conf));
   const veth = apply.createVeth(a.netns, a.ifname, conf);
   undo.defer(quietly(a, `deleting ${veth.hostName}`, () => apply.deleteHostLink(veth.hostName)));
-  withHostRtnl((rtnl) => apply.attachHostVeth(rtnl, { hostName: veth.hostName, bridge, conf }));
+  apply.withHost((rtnl) => apply.attachHostVeth(rtnl, { hostName: veth.hostName, bridge, conf }));
   const spoof = { containerId: a.containerId, ifname: a.ifname };
   if (conf.macSpoofCheck) {
     setupSpoofCheck(spoof, veth.hostName, veth.pod.mac);
@@ -60,11 +59,7 @@ async function add(a: CmdArgs): Promise<Result> {
   } else if (!conf.disableContainerInterface) {
     apply.setPodUp(a.netns, a.ifname);
   }
-  const { hostMac, bridgeMac } = withHostRtnl((rtnl) => {
-    const host = conf.disableContainerInterface ? rtnl.getLink(veth.hostName) : apply.waitOperUp(rtnl, veth.hostName);
-    // Read the bridge again: its MAC changes when its first port joins.
-    return { hostMac: host.mac, bridgeMac: rtnl.getLink(conf.bridge).mac };
-  });
+  const { hostMac, bridgeMac } = apply.finalHostState({ hostName: veth.hostName, bridge: conf.bridge, waitUp: !conf.disableContainerInterface });
   const result = buildResult({
     cniVersion: a.cniVersion,
     bridge: { name: conf.bridge, mac: bridgeMac },
@@ -81,15 +76,10 @@ async function add(a: CmdArgs): Promise<Result> {
   return result;
 }
 
-function withHostRtnl<T>(fn: (rtnl: ReturnType<typeof openRtnl>) => T): T {
-  using rtnl = openRtnl();
-  return fn(rtnl);
-}
-
 /** Gateway addresses on the bridge (or on `<bridge>.<vlan>` with a VLAN); returns the VLAN interface if used. */
 function addGateways(conf: Config, bridge: { index: number; name: string; mac: string }, l3: L3Plan): { name: string; mac: string } | undefined {
   if (!conf.isGateway || l3.gatewayAddrs.length === 0) return undefined;
-  return withHostRtnl((rtnl) => {
+  return apply.withHost((rtnl) => {
     const br = rtnl.getLink(bridge.name);
     const dev = conf.vlan !== 0 ? apply.ensureVlanGateway(rtnl, br, conf) : br;
     // Pin the bridge to the MAC it had before this ADD's port joined, as the reference does. A bridge whose
@@ -149,28 +139,16 @@ async function check(a: CmdArgs): Promise<void> {
   const ifaces = prev.interfaces ?? [];
   const brIf = ifaces.find((i) => i.name === conf.bridge && !i.sandbox);
   const podIf = ifaces.find((i) => i.name === a.ifname && i.sandbox === a.netns);
-  const problems: string[] = [];
-  if (!podIf) throw new CniError(CniCode.Internal, `prevResult has no interface "${a.ifname}" with sandbox ${a.netns}`);
+  if (!podIf) throw new CniError(CniCode.Internal, `Sandbox in prevResult doesn't match configured netns: no interface "${a.ifname}" with sandbox ${a.netns}`);
   const pod = apply.readPod(a.netns, a.ifname);
   if (!pod.link) throw new CniError(CniCode.Internal, `CNI created interface in container ${a.ifname} not found`, `no "${a.ifname}" in ${a.netns}`);
-  if (pod.link.kind !== "veth") problems.push(`${a.ifname} is a ${pod.link.kind ?? "device"}, not a veth`);
-  if (podIf.mac && podIf.mac !== pod.link.mac) problems.push(`${a.ifname} has MAC ${pod.link.mac}, prevResult says ${podIf.mac}`);
-  withHostRtnl((rtnl) => {
-    const br = rtnl.findLink(conf.bridge);
-    if (!br || br.kind !== "bridge") {
-      problems.push(`bridge "${conf.bridge}" ${br ? "is not a bridge" : "does not exist"}`);
-      return;
-    }
-    if (brIf?.mac && brIf.mac !== br.mac) problems.push(`bridge ${conf.bridge} has MAC ${br.mac}, prevResult says ${brIf.mac}`);
-    if (br.promisc !== conf.promiscMode) problems.push(`bridge ${conf.bridge} promiscuous mode is ${br.promisc ? "on" : "off"}, the config says ${conf.promiscMode ? "on" : "off"}`);
-    const host = ifaces.filter((i) => i !== brIf && i !== podIf && !i.sandbox).map((i) => ({ i, link: rtnl.findLink(i.name) }))
-      .find(({ link }) => link?.kind === "veth" && link.index === pod.link!.link && link.link === pod.link!.index);
-    if (!host?.link) problems.push(`no host veth in prevResult is the peer of ${a.ifname}`);
-    else if (host.link.master !== br.index) problems.push(`${host.i.name} is not attached to bridge ${conf.bridge}`);
-    else if (host.i.mac && host.i.mac !== host.link.mac) problems.push(`${host.i.name} has MAC ${host.link.mac}, prevResult says ${host.i.mac}`);
-  });
-  problems.push(...addressProblems((prev.ips ?? []).filter((ip) => ip.interface === undefined || ifaces[ip.interface] === podIf), pod.addrs, a.ifname));
-  problems.push(...routeProblems(prev.routes ?? [], pod.routes));
+  const others = ifaces.filter((i) => i !== brIf && i !== podIf && !i.sandbox);
+  const host = apply.readHost(conf.bridge, others.map((i) => i.name));
+  const problems = [
+    ...linkProblems(conf, { ...(brIf ? { bridge: brIf } : {}), pod: podIf, others }, { pod: pod.link, hostLinks: host.links, ...(host.bridge ? { bridge: host.bridge } : {}) }),
+    ...addressProblems((prev.ips ?? []).filter((ip) => ip.interface === undefined || ifaces[ip.interface] === podIf), pod.addrs, a.ifname),
+    ...routeProblems(prev.routes ?? [], pod.routes),
+  ];
   if (problems.length) throw new CniError(CniCode.Internal, `bridge CHECK failed: ${problems[0]}`, problems.slice(1).join("; "));
 }
 

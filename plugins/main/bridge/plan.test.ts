@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { loadConfig } from "./config.ts";
-import { addressProblems, buildResult, planL3, routeProblems, vethName } from "./plan.ts";
+import type { LinkInfo } from "../../../shared/netlink/index.ts";
+import { addressProblems, buildResult, linkProblems, planL3, routeProblems, vethName } from "./plan.ts";
 
 const conf = (extra: Record<string, unknown> = {}) => loadConfig({ cniVersion: "1.0.0", name: "net", ...extra }, "");
 
@@ -105,5 +106,29 @@ describe("addressProblems() / routeProblems()", () => {
     expect(routeProblems([{ dst: "0.0.0.0/0", gw: "10.1.0.9" }], seen)).toEqual(["route to 0.0.0.0/0 via 10.1.0.9 is missing (the route to 0.0.0.0/0 goes via 10.1.0.1)"]);
     expect(routeProblems([{ dst: "10.3.0.0/16" }], seen)).toEqual(["route to 10.3.0.0/16 is missing"]);
     expect(routeProblems([{ dst: "10.2.0.0/16", table: 100 }], seen)).toHaveLength(1);
+  });
+});
+
+describe("linkProblems()", () => {
+  const link = (o: Partial<LinkInfo>): LinkInfo => ({ index: 1, name: "x", mtu: 1500, mac: "", up: true, operState: "up", promisc: false, flags: 0, ...o });
+  const c = conf({ bridge: "cni0" });
+  const pod = link({ index: 2, name: "eth0", kind: "veth", mac: "0a:00:00:00:00:02", link: 7 });
+  const br = link({ index: 5, name: "cni0", kind: "bridge", mac: "0a:00:00:00:00:05" });
+  const veth = link({ index: 7, name: "veth01020304", kind: "veth", mac: "0a:00:00:00:00:07", link: 2, master: 5 });
+  const prev = { bridge: { name: "cni0", mac: br.mac }, pod: { name: "eth0", mac: pod.mac, sandbox: "/n" }, others: [{ name: "veth01020304", mac: veth.mac }] };
+  const hostLinks = new Map([["veth01020304", veth]]);
+
+  test("linkProblems() is empty when everything matches", () => {
+    expect(linkProblems(c, prev, { pod, bridge: br, hostLinks })).toEqual([]);
+  });
+
+  test.each([
+    { what: "a bridge that is missing", state: { pod, hostLinks }, want: 'bridge "cni0" does not exist' },
+    { what: "a promiscuous bridge", state: { pod, bridge: { ...br, promisc: true }, hostLinks }, want: "bridge cni0 promiscuous mode is on, the config says off" },
+    { what: "a pod MAC that changed", state: { pod: { ...pod, mac: "0a:00:00:00:00:99" }, bridge: br, hostLinks }, want: "eth0 has MAC 0a:00:00:00:00:99, prevResult says 0a:00:00:00:00:02" },
+    { what: "a veth detached from the bridge", state: { pod, bridge: br, hostLinks: new Map([["veth01020304", { ...veth, master: undefined }]]) }, want: "veth01020304 is not attached to bridge cni0" },
+    { what: "no peer veth", state: { pod: { ...pod, link: 99 }, bridge: br, hostLinks }, want: "no host veth in prevResult is the peer of eth0" },
+  ])("linkProblems() reports $what", ({ state, want }) => {
+    expect(linkProblems(c, prev, state as never)).toContain(want);
   });
 });

@@ -2,6 +2,7 @@
 // addresses and routes, gateway addresses on the bridge, forwarding, masquerade), the result to print, and the
 // comparisons CHECK makes. Matches calcGateways / ConfigureIface / cmdCheck of the reference bridge.go (v1.9.1).
 import type { DNS, Interface, IPConfig, Result, Route } from "../../../shared/cni/result.ts";
+import type { LinkInfo } from "../../../shared/netlink/index.ts";
 import type { Config } from "./config.ts";
 import { isSameIp, networkAddress, nextIp, parseCidr, tryParseCidr, type IpFamily } from "../../../shared/ip/index.ts";
 
@@ -166,5 +167,37 @@ export function routeProblems(expected: readonly Route[], seen: readonly SeenRou
     const have = sameDst.map((s) => (s.gw ? `via ${s.gw}` : "without gateway"));
     out.push(have.length ? `${what} is missing (the route to ${r.dst} goes ${have.join(", ")})` : `${what} is missing`);
   }
+  return out;
+}
+
+/** What CHECK found: the pod interface in its netns, and the bridge and prevResult's other links on the host. */
+export interface CheckState {
+  pod: LinkInfo;
+  bridge?: LinkInfo;
+  hostLinks: ReadonlyMap<string, LinkInfo>;
+}
+
+/**
+ * CHECK of the links (reference validateCni*Interface): the pod interface is a veth with prevResult's MAC, the
+ * bridge exists with prevResult's MAC and the configured promiscuous mode, and one host veth of prevResult is the
+ * pod's peer, attached to the bridge, with its MAC. One sentence per problem.
+ */
+export function linkProblems(conf: Config, prev: { bridge?: Interface; pod: Interface; others: readonly Interface[] }, s: CheckState): string[] {
+  const out: string[] = [];
+  const ifname = prev.pod.name;
+  if (s.pod.kind !== "veth") out.push(`${ifname} is a ${s.pod.kind ?? "device"}, not a veth`);
+  if (prev.pod.mac && prev.pod.mac !== s.pod.mac) out.push(`${ifname} has MAC ${s.pod.mac}, prevResult says ${prev.pod.mac}`);
+  const br = s.bridge;
+  if (!br || br.kind !== "bridge") return [...out, `bridge "${conf.bridge}" ${br ? "is not a bridge" : "does not exist"}`];
+  if (prev.bridge?.mac && prev.bridge.mac !== br.mac) out.push(`bridge ${conf.bridge} has MAC ${br.mac}, prevResult says ${prev.bridge.mac}`);
+  if (br.promisc !== conf.promiscMode) out.push(`bridge ${conf.bridge} promiscuous mode is ${br.promisc ? "on" : "off"}, the config says ${conf.promiscMode ? "on" : "off"}`);
+  const peer = prev.others.find((i) => {
+    const l = s.hostLinks.get(i.name);
+    return l?.kind === "veth" && l.index === s.pod.link && l.link === s.pod.index;
+  });
+  const link = peer && s.hostLinks.get(peer.name);
+  if (!peer || !link) out.push(`no host veth in prevResult is the peer of ${ifname}`);
+  else if (link.master !== br.index) out.push(`${peer.name} is not attached to bridge ${conf.bridge}`);
+  else if (peer.mac && peer.mac !== link.mac) out.push(`${peer.name} has MAC ${link.mac}, prevResult says ${peer.mac}`);
   return out;
 }
