@@ -5,8 +5,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUN=node_modules/.bin/bun
 
+# Test namespaces are named weft-t-<pid of the test process>-…; one whose process is gone is a leftover
+# (a live one belongs to a run in progress elsewhere and is left alone).
 leftovers() {
-  ip netns list 2>/dev/null | awk '{print $1}' | grep '^weft-t-' || true
+  local n pid
+  for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^weft-t-' || true); do
+    pid=${n#weft-t-}; pid=${pid%%-*}
+    [ -d "/proc/$pid" ] || printf '%s ' "$n"
+  done
 }
 left=$(leftovers)
 if [ -n "$left" ]; then
@@ -19,8 +25,8 @@ log=$(mktemp /tmp/weft-test-XXXXXX.log)
 trap 'rm -f "$log"' EXIT
 $BUN test --timeout 120000 "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
-pass=$(grep -Eo '^ *[0-9]+ pass' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
-fail=$(grep -Eo '^ *[0-9]+ fail' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+pass=$(grep -aEo '^ *[0-9]+ pass' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+fail=$(grep -aEo '^ *[0-9]+ fail' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 left=$(leftovers)
 if [ -n "$left" ]; then
   echo "the tests left namespaces behind: $left" >&2
