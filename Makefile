@@ -8,7 +8,7 @@ PLUGINS := bridge host-local flannel portmap loopback
 SOURCES := $(shell find plugins shared scripts -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 BUILD_FLAGS := --compile --minify --bytecode --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig
 
-.PHONY: all deps sys-deps node-deps gen build install typecheck test test-unit stress bench demo clean
+.PHONY: all deps sys-deps node-deps gen build install typecheck test test-unit stress bench demo demo-cluster clean
 
 all: build
 
@@ -65,9 +65,13 @@ stress: deps build
 
 bench: deps build
 	@bash scripts/bench.sh
+	@$(BUN) test/node/bench.ts
 
 demo: deps build
 	@bash scripts/demo.sh
+
+demo-cluster: deps build
+	@bash scripts/demo-cluster.sh
 
 clean:
 	rm -rf build shared/config/gen

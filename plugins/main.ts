@@ -21,6 +21,10 @@ async function main(): Promise<number> {
     rest = rest.slice(1);
   }
   if (name === "weft") {
+    if (rest[0] === "node") {
+      const { runNode } = await import("./node/main.ts");
+      return runNode(rest.slice(1));
+    }
     const { runCli } = await import("./weft/main.ts");
     return runCli(rest);
   }
