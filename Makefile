@@ -6,7 +6,7 @@ DESTDIR ?=
 BINDIR ?= /opt/cni/bin
 PLUGINS := bridge host-local flannel portmap loopback
 SOURCES := $(shell find plugins shared scripts -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
-BUILD_FLAGS := --compile --minify --bytecode --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig
+BUILD_FLAGS := --compile --splitting --minify --bytecode --format=esm --no-compile-autoload-dotenv --no-compile-autoload-bunfig
 
 .PHONY: all deps sys-deps node-deps gen build install typecheck test test-unit stress bench demo demo-cluster clean
 

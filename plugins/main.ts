@@ -3,7 +3,7 @@
 // tests) the first argument picks it instead. Everything a role needs is imported lazily.
 import { readFileSync, writeSync } from "node:fs";
 import { basename } from "node:path";
-import { PLUGIN_NAMES, loadPlugin } from "./registry.ts";
+import { PLUGIN_NAMES, isPluginName, loadPlugin } from "./registry.ts";
 
 const SELF_NAMES = ["bun", "main.ts", "weft-dev"];
 
@@ -28,8 +28,7 @@ async function main(): Promise<number> {
     const { runCli } = await import("./weft/main.ts");
     return runCli(rest);
   }
-  const plugin = await loadPlugin(name);
-  if (!plugin) {
+  if (!isPluginName(name)) {
     write(2, `weft: unknown role "${name}": this binary answers to ${[...PLUGIN_NAMES, "weft"].join(", ")} (install it under one of those names)\n`);
     return 1;
   }
@@ -45,7 +44,7 @@ async function main(): Promise<number> {
       stdout: (t) => write(1, t),
       stderr: (t) => write(2, t),
     },
-    plugin,
+    { name, load: async () => (await loadPlugin(name))! },
   );
 }
 

@@ -53,6 +53,13 @@ export interface Plugin {
   status?(a: CmdArgs): void | Promise<void>;
 }
 
+/** A plugin known by name, loaded only once validation passed (VERSION and bad input never load it). */
+export interface LazyPlugin {
+  name: string;
+  supportedVersions?: readonly string[];
+  load(): Promise<Plugin>;
+}
+
 type Need = "required" | "optional";
 /** Which CNI_* variables each command needs (SPEC §2 table, with skel's CNI_PATH requirement). */
 const ENV_TABLE: ReadonlyArray<{ name: string; need: Partial<Record<Command, Need>> }> = [
@@ -97,7 +104,7 @@ function errorVersion(conf: unknown): string {
  * Runs one CNI command for `plugin` and returns the process exit code. Never throws: every failure is
  * printed as a CNI error object on stdout.
  */
-export async function dispatch(io: PluginIO, plugin: Plugin): Promise<number> {
+export async function dispatch(io: PluginIO, plugin: Plugin | LazyPlugin): Promise<number> {
   let conf: unknown;
   try {
     const code = await run(io, plugin, (c) => (conf = c));
@@ -110,7 +117,8 @@ export async function dispatch(io: PluginIO, plugin: Plugin): Promise<number> {
   }
 }
 
-async function run(io: PluginIO, plugin: Plugin, seen: (conf: unknown) => void): Promise<number> {
+async function run(io: PluginIO, meta: Plugin | LazyPlugin, seen: (conf: unknown) => void): Promise<number> {
+  const plugin = meta;
   const env = io.env;
   const supported = plugin.supportedVersions ?? SPEC_VERSIONS;
   const cmdRaw = env.CNI_COMMAND ?? "";
@@ -184,6 +192,7 @@ async function run(io: PluginIO, plugin: Plugin, seen: (conf: unknown) => void):
     throw new CniError(CniCode.IncompatibleVersion, `config version does not allow ${command}`, `config is "${cniVersion}"; ${command} needs ${command === "CHECK" ? "0.4.0" : "1.1.0"} or later`);
   }
   const conf = { ...parsed, name, cniVersion } as NetConf;
+  const impl = "load" in meta ? await meta.load() : meta;
   const args: CmdArgs = {
     command,
     containerId,
@@ -199,21 +208,21 @@ async function run(io: PluginIO, plugin: Plugin, seen: (conf: unknown) => void):
   };
   switch (command) {
     case "ADD": {
-      const result = await plugin.add(args);
+      const result = await impl.add(args);
       printJson(io, formatResult(result, cniVersion));
       return 0;
     }
     case "DEL":
-      await plugin.del(args);
+      await impl.del(args);
       return 0;
     case "CHECK":
-      await plugin.check?.(args);
+      await impl.check?.(args);
       return 0;
     case "GC":
-      await plugin.gc?.(args);
+      await impl.gc?.(args);
       return 0;
     case "STATUS":
-      await plugin.status?.(args);
+      await impl.status?.(args);
       return 0;
   }
 }
