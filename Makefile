@@ -13,7 +13,6 @@ BUILD_FLAGS := --compile --splitting --minify --bytecode --format=esm --no-compi
 all: build
 
 # Debian packages the tests and the demo drive (installed only when missing; works on Debian 12 and 13).
-SYS_PKGS := iptables nftables conntrack iproute2 containernetworking-plugins
 sys-deps:
 	@missing=""; \
 	command -v iptables >/dev/null || missing="$$missing iptables"; \
@@ -21,6 +20,11 @@ sys-deps:
 	command -v conntrack >/dev/null || missing="$$missing conntrack"; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	[ -x /usr/lib/cni/bridge ] || missing="$$missing containernetworking-plugins"; \
+	command -v containerd >/dev/null || missing="$$missing containerd"; \
+	command -v runc >/dev/null || missing="$$missing runc"; \
+	dpkg -s busybox-static >/dev/null 2>&1 || missing="$$missing busybox-static"; \
+	command -v etcd >/dev/null || missing="$$missing etcd-server"; \
+	command -v etcdctl >/dev/null || missing="$$missing etcd-client"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
