@@ -317,7 +317,7 @@ describe("portmap bad input", () => {
     const before = natDump(host.name);
     const r = pm({ host, pod }, "ADD", baseConf([{ hostPort: 8080, containerPort: 80, protocol: "tcp" }]), "pod1", { PATH: "/usr/bin:/bin" });
     expect(r.exitCode).toBe(1);
-    expect(String(r.json?.msg)).toContain("iptables-save: not found in PATH");
+    expect(String(r.json?.msg)).toContain("Cannot install the IPv4 port mappings: Cannot run iptables-restore: not found in PATH");
     expect(natDump(host.name)).toBe(before);
   });
 

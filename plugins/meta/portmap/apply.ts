@@ -1,5 +1,5 @@
-// The only portmap code that touches the kernel: iptables through shared/iptables (one iptables-restore
-// transaction per family per call, decided from an iptables-save snapshot taken under weft's iptables lock),
+// The only portmap code that touches the kernel: iptables through shared/iptables (one committed
+// iptables-restore transaction per family per call, when needed decided from an iptables-save snapshot),
 // route_localnet through netlink + sysctl, and stale UDP conntrack entries through the conntrack binary.
 import {
   IptablesError,
@@ -12,14 +12,22 @@ import {
 } from "../../../shared/iptables/index.ts";
 import { LinkNotFoundError, NetlinkError, openRtnl } from "../../../shared/netlink/index.ts";
 import { writeSysctl } from "../../../shared/sysctl/index.ts";
-import { addTransaction, checkTransaction, delTransaction, gcTransaction, type FamilyPlan, type Rule } from "./plan.ts";
+import { addTransaction, checkTransaction, delTransaction, fastAddTransaction, gcTransaction, type FamilyPlan, type Rule } from "./plan.ts";
 
 /**
- * Installs one family's plan: snapshot, then one transaction. When the transaction fails and the table changed
- * meanwhile (a writer that does not take weft's lock, e.g. the reference plugin), it is rebuilt and tried once more.
+ * Installs one family's plan in one transaction. First without a snapshot (fastAddTransaction: one exec, no
+ * lock, as it fails whole when its assumptions do not hold), else from a snapshot taken under weft's iptables
+ * lock. When that fails too and the table changed meanwhile (a writer that does not take weft's lock, e.g. the
+ * reference plugin), it is rebuilt and tried once more.
  * @throws {IptablesError}
  */
 export function installRules(plan: FamilyPlan): void {
+  try {
+    restore(plan.family, fastAddTransaction(plan));
+    return;
+  } catch (e) {
+    if (!(e instanceof IptablesError) || e.notFound) throw e;
+  }
   // iptables-save heads its dump with a timestamp: compare without comment lines.
   const body = (dump: string) => dump.replace(/^#.*\n/gm, "");
   withIptablesLock(() => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseSave } from "../../../shared/iptables/index.ts";
 import { resolveConfig } from "./config.ts";
-import { addTransaction, checkTransaction, delTransaction, dnatChainName, gcTransaction, oldSnatChainName, planFamily, type PodAddress } from "./plan.ts";
+import { addTransaction, checkTransaction, delTransaction, dnatChainName, fastAddTransaction, gcTransaction, oldSnatChainName, planFamily, type PodAddress } from "./plan.ts";
 
 const CID = "0123456789abcdef";
 const CHAIN = "CNI-DN-8cbe06c6d4b297670ecbf";
@@ -148,6 +148,16 @@ describe("addTransaction()", () => {
     const saved = parseSave('*nat\n:CNI-HOSTPORT-SETMARK - [0:0]\n-A CNI-HOSTPORT-SETMARK -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark 0x2000/0x2000\nCOMMIT\n', "nat");
     const lines = addTransaction(planFamily(conf({ markMasqBit: 14 }), CID, V4), saved).split("\n");
     expect(lines).toContain('-A CNI-HOSTPORT-SETMARK -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark 0x4000/0x4000');
+  });
+});
+
+describe("fastAddTransaction()", () => {
+  test("fastAddTransaction() asserts the shared rules and a new chain, and adds the container's rules", () => {
+    const lines = fastAddTransaction(planFamily(conf(), CID, V4)).trim().split("\n");
+    expect(lines[1]).toBe(`-N ${CHAIN}`);
+    expect(lines.filter((l) => l.startsWith("-C ")).map((l) => l.split(" ")[1])).toEqual(["CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ", "PREROUTING", "OUTPUT", "POSTROUTING"]);
+    expect(lines.filter((l) => l.startsWith("-A "))).toHaveLength(8);
+    expect(lines.some((l) => /^(-D|-F|-I|:)/.test(l))).toBe(false);
   });
 });
 

@@ -158,6 +158,21 @@ export function addTransaction(plan: FamilyPlan, saved: SavedTable): string {
 }
 
 /**
+ * The ADD transaction for the common case, needing no snapshot: the shared rules already exist (`-C` asserts
+ * it) and the container's chain does not (`-N` asserts it). If either assumption is wrong the whole
+ * transaction fails and changes nothing; the caller then takes the snapshot path (addTransaction).
+ */
+export function fastAddTransaction(plan: FamilyPlan): string {
+  const post = plan.shared.postrouting;
+  const lines = [
+    `-N ${plan.chain}`,
+    ...[...plan.shared.rules, ...(post ? [post] : [])].map((r) => ruleLine("-C", r.chain, r.args)),
+    ...[...plan.rules, ...plan.entries].map((r) => ruleLine("-A", r.chain, r.args)),
+  ];
+  return wrap(lines);
+}
+
+/**
  * The DEL transaction for one family: every rule jumping to the container's chains (CNI-DN-, and the legacy
  * CNI-SN-), then the chains themselves. Undefined when the snapshot holds none of them.
  */
