@@ -64,5 +64,5 @@ describe.each(["0.3.1", "0.4.0", "1.0.0"])("cniVersion %s", (version) => {
     expect(weft.pod).toEqual(ref.pod);
     expect(weft.pod.addrs).toEqual(["10.244.1.2/24"]);
     expect(weft.hostAddrs).toBe(ref.hostAddrs!);
-  });
+  }, 60_000);
 });

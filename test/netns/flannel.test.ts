@@ -11,6 +11,8 @@ import { REF_BIN, runPlugin, tempDir, WEFT_BIN } from "../helpers/plugin.ts";
 const SUBNET_ENV = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n";
 type Chain = "weft" | "reference";
 const CHAINS: Chain[] = ["weft", "reference"];
+/** Liveness bound for one test (several process starts on a loaded 2-core machine), not a speed target. */
+const TIMEOUT_MS = 60_000;
 
 /** A node: a host netns, a CNI_PATH whose flannel is weft's and whose bridge/host-local come from `chain`. */
 function node(t: { path: string }, chain: Chain) {
@@ -89,7 +91,7 @@ describe.each(CHAINS)("flannel → %s bridge → host-local", (chain) => {
     expect(existsSync(join(n.dataDir, "pod1"))).toBe(false);
     const again = flannel(n, host, "DEL", n.conf(), { netns: pod.path });
     expect([again.exitCode, again.stdout]).toEqual([0, ""]);
-  });
+  }, TIMEOUT_MS);
 
   test("DEL after the pod's netns was removed releases the address and the saved config", () => {
     using t = tempDir("fl-e2e-gone");
@@ -107,7 +109,7 @@ describe.each(CHAINS)("flannel → %s bridge → host-local", (chain) => {
     expect([del.exitCode, del.stdout]).toEqual([0, ""]);
     expect(n.reservations()).toEqual([]);
     expect(existsSync(join(n.dataDir, "pod1"))).toBe(false);
-  });
+  }, TIMEOUT_MS);
 
   test("DEL after the saved config was lost succeeds without calling the delegate (the address stays reserved, as with the reference)", () => {
     using t = tempDir("fl-e2e-lost");
@@ -120,7 +122,7 @@ describe.each(CHAINS)("flannel → %s bridge → host-local", (chain) => {
     expect([del.exitCode, del.stdout]).toEqual([0, ""]);
     expect(linkExists(pod.name, "eth0")).toBe(true);
     expect(n.reservations()).toEqual(["10.244.1.2"]);
-  });
+  }, TIMEOUT_MS);
 
   test("a failing bridge: flannel passes its error through unchanged and leaves no saved config", () => {
     using t = tempDir("fl-e2e-fail");
@@ -138,7 +140,7 @@ describe.each(CHAINS)("flannel → %s bridge → host-local", (chain) => {
     expect(String(viaFlannel.json?.msg)).toContain("cni0");
     expect(existsSync(join(n.dataDir, "pod1"))).toBe(false);
     expect(n.reservations()).toEqual([]);
-  });
+  }, TIMEOUT_MS);
 });
 
 describe("flannel → weft bridge → host-local, more", () => {
@@ -158,7 +160,7 @@ describe("flannel → weft bridge → host-local, more", () => {
     expect(String(bad.json?.msg)).toContain("eth0");
     expect(flannel(n, host, "DEL", conf, { netns: pod.path }).exitCode).toBe(0);
     expect(n.reservations()).toEqual([]);
-  });
+  }, TIMEOUT_MS);
 
   test("in-process delegation (weft's own binary) gives the same result, files and kernel state as exec", () => {
     const runs = [undefined, "1"].map((noInproc) => {
@@ -186,5 +188,31 @@ describe("flannel → weft bridge → host-local, more", () => {
     const { addMs: a2, delMs: d2, ...same2 } = exec;
     expect(same1).toEqual(same2);
     console.log(`flannel ADD+DEL in-process ${Math.round(a1 + d1)} ms, exec ${Math.round(a2 + d2)} ms`);
-  });
+  }, TIMEOUT_MS);
+
+  test("16 pods added at once get distinct addresses and saved configs; deleting them at once leaves nothing", async () => {
+    using t = tempDir("fl-e2e-many");
+    using host = createTestNetns("host");
+    const n = node(t, "weft");
+    const pods = Array.from({ length: 16 }, (_, i) => createTestNetns(`p${i}`));
+    try {
+      const run = (command: string, i: number) => {
+        const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", CNI_COMMAND: command, CNI_CONTAINERID: `pod${i}`, CNI_NETNS: pods[i]!.path, CNI_IFNAME: "eth0", CNI_PATH: n.bin };
+        const p = Bun.spawn(["ip", "netns", "exec", host.name, join(n.bin, "flannel")], { env, stdin: Buffer.from(JSON.stringify(n.conf())), stdout: "pipe", stderr: "pipe" });
+        return Promise.all([p.exited, new Response(p.stdout).text()]);
+      };
+      const adds = await Promise.all(pods.map((_, i) => run("ADD", i)));
+      expect(adds.map(([code]) => code)).toEqual(pods.map(() => 0));
+      const ips = adds.map(([, out]) => (JSON.parse(out) as { ips: Array<{ address: string }> }).ips[0]!.address);
+      expect(new Set(ips).size).toBe(16);
+      expect(readdirSync(n.dataDir).sort()).toEqual(pods.map((_, i) => `pod${i}`).sort());
+      expect(n.reservations()).toHaveLength(16);
+      const dels = await Promise.all(pods.map((_, i) => run("DEL", i)));
+      expect(dels.map(([code, out]) => [code, out])).toEqual(pods.map(() => [0, ""]));
+      expect(readdirSync(n.dataDir)).toEqual([]);
+      expect(n.reservations()).toEqual([]);
+    } finally {
+      for (const p of pods) p[Symbol.dispose]();
+    }
+  }, TIMEOUT_MS);
 });

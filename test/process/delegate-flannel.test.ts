@@ -60,7 +60,7 @@ describe("flannel ADD/DEL with a fake delegate", () => {
     expect(s.log()).toEqual([`ADD ${DELEGATE}`]);
     expect(statSync(s.saved()).mode & 0o777).toBe(0o600);
     expect(statSync(s.dataDir).mode & 0o777).toBe(0o700);
-  });
+  }, 30_000);
 
   test("DEL sends the saved bytes as they are, then removes the file; DEL again and DEL without a file succeed silently", () => {
     using t = tempDir("fl-del");
@@ -74,7 +74,7 @@ describe("flannel ADD/DEL with a fake delegate", () => {
     const d2 = flannel(s, "DEL", s.conf(), "");
     expect([d2.exitCode, d2.stdout]).toEqual([0, ""]);
     expect(s.log()).toEqual([`ADD ${DELEGATE}`, `DEL ${DELEGATE}`]); // the second DEL did not reach the delegate
-  });
+  }, 30_000);
 
   test("a failing delegate ADD: its error passes through unchanged, the delegate is DELeted and the file removed", () => {
     using t = tempDir("fl-addfail");
@@ -86,7 +86,7 @@ describe("flannel ADD/DEL with a fake delegate", () => {
     expect(r.json).toEqual({ cniVersion: "0.3.1", code: 11, msg: "no IP addresses available", details: "range is full" });
     expect(s.log()).toEqual([`ADD ${DELEGATE}`, `DEL ${DELEGATE}`]);
     expect(existsSync(s.saved())).toBe(false);
-  });
+  }, 30_000);
 
   test("when the delegate's DEL fails the saved file stays until a DEL succeeds (the reference deletes it at once)", () => {
     using t = tempDir("fl-delfail");
@@ -104,7 +104,7 @@ describe("flannel ADD/DEL with a fake delegate", () => {
     expect(flannel(s, "DEL", s.conf(), pod.path).exitCode).toBe(0);
     expect(existsSync(s.saved())).toBe(false);
     expect(s.log().map((l) => l.split(" ")[0])).toEqual(["ADD", "DEL", "DEL", "DEL"]);
-  });
+  }, 30_000);
 
   test("an unparsable saved file: DEL logs it, succeeds and keeps the file (flannel PR #33)", () => {
     using t = tempDir("fl-corrupt");
@@ -116,7 +116,7 @@ describe("flannel ADD/DEL with a fake delegate", () => {
     expect(r.stderr).toContain("failed to parse netconf");
     expect(existsSync(s.saved())).toBe(true);
     expect(s.log()).toEqual([]);
-  });
+  }, 30_000);
 
   test.each([
     { why: "subnet.env missing", edit: (s: ReturnType<typeof setup>) => rmSync(s.subnetFile), code: 11, msg: /^failed to load flannel 'subnet.env' file: .*subnet.env does not exist$/ },
@@ -134,7 +134,7 @@ describe("flannel ADD/DEL with a fake delegate", () => {
     expect(String(r.json?.details)).toContain("Check the flannel pod log for this node");
     expect(existsSync(s.dataDir)).toBe(false);
     expect(s.log()).toEqual([]);
-  });
+  }, 30_000);
 
   test.each([
     { why: "that is not installed", delegate: { type: "nope" }, code: 999, msg: /^failed to find plugin "nope" in path \[/ },
@@ -148,7 +148,7 @@ describe("flannel ADD/DEL with a fake delegate", () => {
     expect(r.json?.code).toBe(code);
     expect(String(r.json?.msg)).toMatch(msg);
     expect(existsSync(s.dataDir)).toBe(false);
-  });
+  }, 30_000);
 });
 
 describe("flannel CHECK, STATUS and GC with a fake delegate", () => {
@@ -170,7 +170,7 @@ describe("flannel CHECK, STATUS and GC with a fake delegate", () => {
     const c2 = flannel(s, "CHECK", { ...conf, prevResult }, pod.path);
     expect(c2.exitCode).toBe(1);
     expect(String(c2.json?.msg)).toBe(`flannel has no saved delegate config for container "cid1"`);
-  });
+  }, 30_000);
 
   test("STATUS is code 50 while subnet.env is missing or incomplete, then asks the delegate", () => {
     using t = tempDir("fl-status");
@@ -189,7 +189,7 @@ describe("flannel CHECK, STATUS and GC with a fake delegate", () => {
     const r3 = runPlugin({ binDir: s.bin, plugin: "flannel", command: "STATUS", conf, path: s.bin });
     expect([r3.exitCode, r3.stdout]).toEqual([0, ""]);
     expect(s.log()).toEqual([`STATUS ${DELEGATE.replace("0.3.1", "1.1.0")}`]); // no runtimeConfig for STATUS
-  });
+  }, 30_000);
 
   test("GC forwards the delegate config built from subnet.env with the valid attachments", () => {
     using t = tempDir("fl-gc");
@@ -202,5 +202,5 @@ describe("flannel CHECK, STATUS and GC with a fake delegate", () => {
     expect(JSON.parse(line.slice("GC ".length))).toEqual({ ...JSON.parse(DELEGATE.replace("0.3.1", "1.1.0")), "cni.dev/valid-attachments": attachments, "cni.dev/attachments": attachments });
     s.fail("GC", `{"code":999,"msg":"gc broke"}`);
     expect(runPlugin({ binDir: s.bin, plugin: "flannel", command: "GC", conf, path: s.bin }).json).toEqual({ cniVersion: "1.1.0", code: 999, msg: "gc broke" });
-  });
+  }, 30_000);
 });

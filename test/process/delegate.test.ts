@@ -49,7 +49,7 @@ describe("findInPath()", () => {
     const dirs = ["a", "b", "c"].map((d) => join(t.path, d));
     expect(findInPath("fake", dirs)).toBe(join(t.path, "b", "fake"));
     expect(findInPath("fake", [join(t.path, "nothing"), dirs[2]!])).toBe(join(t.path, "c", "fake"));
-  });
+  }, 30_000);
 
   test("findInPath() errors name the plugin and the path", () => {
     expect(() => findInPath("nope", ["/nonexistent/a", "/nonexistent/b"])).toThrow(
@@ -58,7 +58,7 @@ describe("findInPath()", () => {
     expect(() => findInPath("", ["/x"])).toThrow(expect.objectContaining({ code: 7, msg: "no plugin name provided" }));
     expect(() => findInPath("../bin/sh", ["/x"])).toThrow(expect.objectContaining({ code: 7, msg: "invalid plugin name: ../bin/sh" }));
     expect(() => findInPath("fake", [])).toThrow(expect.objectContaining({ code: 4, msg: "no paths provided" }));
-  });
+  }, 30_000);
 });
 
 describe("exec delegation", () => {
@@ -72,7 +72,7 @@ describe("exec delegation", () => {
     expect(readFileSync(join(t.path, "stdin"), "utf8")).toBe(CONF);
     const want = Object.entries({ ...args.env, CNI_COMMAND: "ADD" }).map(([k, v]) => `${k}=${v}`).sort();
     expect(readFileSync(join(t.path, "env"), "utf8").trim().split("\n")).toEqual(want);
-  });
+  }, 30_000);
 
   test("delegateAdd() gives a result without cniVersion the config's version (Go's fixupResultVersion)", async () => {
     using t = tempDir("exec-ver");
@@ -80,7 +80,7 @@ describe("exec delegation", () => {
     script(bin, "fake", `cat >/dev/null; echo '{"ips":[{"version":"4","address":"10.1.2.3/24"}]}'`);
     const r = await delegateAdd({ type: "fake", stdin: CONF.replace("1.0.0", "0.4.0"), args: caller(bin).args });
     expect(r).toEqual({ cniVersion: "0.4.0", ips: [{ address: "10.1.2.3/24" }] });
-  });
+  }, 30_000);
 
   test.each([
     { cmd: "DEL", fn: delegateDel },
@@ -94,7 +94,7 @@ describe("exec delegation", () => {
     const { args, stderr } = caller(bin);
     await fn({ type: "fake", stdin: CONF, args });
     expect(stderr.join("")).toBe(`ran ${cmd}\n`);
-  });
+  }, 30_000);
 
   test("a delegate's CNI error passes through unchanged (code, msg, details)", async () => {
     using t = tempDir("exec-err");
@@ -104,7 +104,7 @@ describe("exec delegation", () => {
     const e = await caught(delegateAdd({ type: "fake", stdin: CONF, args }));
     expect([e.code, e.msg, e.details]).toEqual([11, "try later", "the lock is busy"]);
     expect(stderr.join("")).toBe("no luck\n");
-  });
+  }, 30_000);
 
   test.each([
     { why: "no output", body: "echo 'disk on fire' >&2; exit 3", msg: /exited with code 3 without an error message$/, details: /disk on fire/ },
@@ -120,7 +120,7 @@ describe("exec delegation", () => {
     expect(e.code).toBe(999);
     expect(e.msg).toMatch(msg);
     expect(e.details).toMatch(details);
-  });
+  }, 30_000);
 
   test("delegateAdd() refuses a successful run whose output is not a result", async () => {
     using t = tempDir("exec-garbage");
@@ -128,7 +128,7 @@ describe("exec delegation", () => {
     script(bin, "fake", "cat >/dev/null; echo 'hello'");
     const e = await caught(delegateAdd({ type: "fake", stdin: CONF, args: caller(bin).args }));
     expect([e.code, e.msg]).toEqual([999, `delegate plugin "fake" returned a result that is not JSON`]);
-  });
+  }, 30_000);
 
   test("a found file that cannot be executed is a clear error", async () => {
     using t = tempDir("exec-noexec");
@@ -138,7 +138,7 @@ describe("exec delegation", () => {
     expect(e.code).toBe(999);
     expect(e.msg).toStartWith(`Cannot run delegate plugin "fake" (${join(bin, "fake")})`);
     expect(e.details).toContain("not executable");
-  });
+  }, 30_000);
 
   test('"text file busy" is retried until the plugin can run', async () => {
     using t = tempDir("exec-busy");
@@ -158,7 +158,7 @@ describe("exec delegation", () => {
         // already closed by the timer
       }
     }
-  });
+  }, 30_000);
 });
 
 describe("in-process delegation", () => {
@@ -229,7 +229,7 @@ process.exit(await dispatch({ env: process.env, readStdin: () => readFileSync(0)
     expect(viaSelf).toEqual(viaExec);
     expect(inp.stderr).toEqual(ex.stderr);
     expect(JSON.stringify(viaExec)).toMatch(conf.failCode ? /"code":11/ : conf.crash ? /plain crash/ : conf.cniVersion === "9.9.9" ? /"code":1,/ : /10\.9\.0\.5\/24/);
-  });
+  }, 30_000);
 
   test("WEFT_NO_INPROC=1 in the caller's env forces exec", async () => {
     using t = tempDir("inproc-off");
@@ -237,7 +237,7 @@ process.exit(await dispatch({ env: process.env, readStdin: () => readFileSync(0)
     const { args } = caller(t.path, { WEFT_NO_INPROC: "1" });
     await delegateDel({ type: "fake", stdin: CONF, args, inProcess: { selfPath: bin, loader } });
     expect(loads).toEqual([]);
-  });
+  }, 30_000);
 
   test("a name the binary does not serve is exec'd", async () => {
     using t = tempDir("inproc-other");
@@ -247,5 +247,5 @@ process.exit(await dispatch({ env: process.env, readStdin: () => readFileSync(0)
     await delegateDel({ type: "other", stdin: CONF, args, inProcess: { selfPath: other, loader } });
     expect(loads).toEqual(["other"]);
     expect(stderr.join("")).toBe("other\n");
-  });
+  }, 30_000);
 });

@@ -125,21 +125,21 @@ describe("buildDelegateConf() goldens", () => {
 
 describe("buildDelegateConf() refusals", () => {
   test.each([
-    { delegate: { name: "x" }, msg: "'delegate' dictionary must not have 'name' field, it'll be set by flannel" },
-    { delegate: { Name: "x" }, msg: "'delegate' dictionary must not have 'name' field, it'll be set by flannel" },
-    { delegate: { ipam: {} }, msg: "'delegate' dictionary must not have 'ipam' field, it'll be set by flannel" },
-    { delegate: { IPAM: { type: "host-local" } }, msg: "'delegate' dictionary must not have 'ipam' field, it'll be set by flannel" },
-    { delegate: { type: 5 }, msg: "'delegate' dictionary, if present, must have (string) 'type' field" },
-    { delegate: { type: null }, msg: "'delegate' dictionary, if present, must have (string) 'type' field" },
-    { delegate: { type: "" }, msg: "'delegate' dictionary has an empty 'type' field" },
-  ])("refuses delegate $delegate with code 7", ({ delegate, msg }) => {
+    { why: "name", delegate: { name: "x" }, msg: "'delegate' dictionary must not have 'name' field, it'll be set by flannel" },
+    { why: "Name", delegate: { Name: "x" }, msg: "'delegate' dictionary must not have 'name' field, it'll be set by flannel" },
+    { why: "ipam", delegate: { ipam: {} }, msg: "'delegate' dictionary must not have 'ipam' field, it'll be set by flannel" },
+    { why: "IPAM", delegate: { IPAM: { type: "host-local" } }, msg: "'delegate' dictionary must not have 'ipam' field, it'll be set by flannel" },
+    { why: "type 5", delegate: { type: 5 }, msg: "'delegate' dictionary, if present, must have (string) 'type' field" },
+    { why: "type null", delegate: { type: null }, msg: "'delegate' dictionary, if present, must have (string) 'type' field" },
+    { why: "empty type", delegate: { type: "" }, msg: "'delegate' dictionary has an empty 'type' field" },
+  ])("refuses a delegate with $why (code 7)", ({ delegate, msg }) => {
     expect(() => build({ ...BASE, delegate }, "v4")).toThrow(expect.objectContaining({ code: 7, msg }));
   });
 
   test.each([
-    { route: { dst: "10.96.0.0" }, hint: "ipam.routes[0]: invalid CIDR address" },
-    { route: { dst: "10.96.0.0/12", gw: "10.1.17" }, hint: "ipam.routes[0]: invalid IP address" },
-  ])("refuses ipam.routes entry $route with code 7", ({ route, hint }) => {
+    { why: "dst without prefix", route: { dst: "10.96.0.0" }, hint: "ipam.routes[0]: invalid CIDR address" },
+    { why: "bad gw", route: { dst: "10.96.0.0/12", gw: "10.1.17" }, hint: "ipam.routes[0]: invalid IP address" },
+  ])("refuses an ipam.routes entry with a $why (code 7)", ({ route, hint }) => {
     let err: unknown;
     try {
       build({ ...BASE, ipam: { routes: [route] } }, "v4");
