@@ -94,56 +94,56 @@ describe("masqTeardownScript() / findMasqState()", () => {
 });
 
 describe("setupIpMasq()", () => {
-  test("runs one iptables-restore per family and nothing else", () => {
+  test("runs one iptables-restore per family and nothing else", async () => {
     const { runner, calls } = fakeRunner();
-    setupIpMasq(owner, ["10.99.0.2/24", "fd00::2/64"], runner);
+    await setupIpMasq(owner, ["10.99.0.2/24", "fd00::2/64"], runner);
     expect(calls.map((c) => `${c.op}${c.family}`)).toEqual(["restore4", "restore6"]);
   });
 
-  test("when the chain exists, reads the table and completes it without duplicating the jump", () => {
+  test("when the chain exists, reads the table and completes it without duplicating the jump", async () => {
     const { runner, calls } = fakeRunner({ failRestores: [0], dumps: { 4: dumpWith([`-A POSTROUTING -s 10.99.0.2/32 -m comment --comment ${C} -j ${CHAIN}`]) } });
-    setupIpMasq(owner, ["10.99.0.2/24"], runner);
+    await setupIpMasq(owner, ["10.99.0.2/24"], runner);
     expect(calls.map((c) => c.op)).toEqual(["restore", "save", "restore"]);
     expect(calls[2]!.text).not.toContain("-A POSTROUTING");
     expect(calls[2]!.text).toContain(`:${CHAIN} - [0:0]`);
   });
 
-  test("a missing iptables binary is an error", () => {
+  test("a missing iptables binary is an error", async () => {
     const { runner } = fakeRunner({ notFound: [4] });
-    expect(() => setupIpMasq(owner, ["10.99.0.2/24"], runner)).toThrow(IptablesError);
+    await expect(setupIpMasq(owner, ["10.99.0.2/24"], runner)).rejects.toThrow(IptablesError);
   });
 });
 
 describe("teardownIpMasq()", () => {
-  test("with the pod's addresses: one iptables-restore for their family only", () => {
+  test("with the pod's addresses: one iptables-restore for their family only", async () => {
     const { runner, calls } = fakeRunner();
-    teardownIpMasq(owner, ["10.99.0.2/24"], runner);
+    await teardownIpMasq(owner, ["10.99.0.2/24"], runner);
     expect(calls.map((c) => `${c.op}${c.family}`)).toEqual(["restore4"]);
   });
 
-  test("when the quick removal fails, removes what iptables-save shows", () => {
+  test("when the quick removal fails, removes what iptables-save shows", async () => {
     const jump = `-s 10.99.0.0/24 -m comment --comment ${C} -j ${CHAIN}`;
     const { runner, calls } = fakeRunner({ failRestores: [0], dumps: { 4: dumpWith([`-A POSTROUTING ${jump}`]) } });
-    teardownIpMasq(owner, ["10.99.0.2/24"], runner);
+    await teardownIpMasq(owner, ["10.99.0.2/24"], runner);
     expect(calls.map((c) => c.op)).toEqual(["restore", "save", "restore"]);
     expect(calls[2]!.text).toBe(["*nat", `-D POSTROUTING ${jump}`, `-F ${CHAIN}`, `-X ${CHAIN}`, "COMMIT", ""].join("\n"));
   });
 
-  test("without addresses: searches both families; nothing found means nothing run", () => {
+  test("without addresses: searches both families; nothing found means nothing run", async () => {
     const { runner, calls } = fakeRunner();
-    teardownIpMasq(owner, undefined, runner);
+    await teardownIpMasq(owner, undefined, runner);
     expect(calls.map((c) => `${c.op}${c.family}`)).toEqual(["save4", "save6"]);
   });
 
-  test("without addresses: removes a chain left with no jumps", () => {
+  test("without addresses: removes a chain left with no jumps", async () => {
     const { runner, calls } = fakeRunner({ dumps: { 6: dumpWith([]) } });
-    teardownIpMasq(owner, undefined, runner);
+    await teardownIpMasq(owner, undefined, runner);
     expect(calls.at(-1)).toEqual({ op: "restore", family: 6, text: ["*nat", `-F ${CHAIN}`, `-X ${CHAIN}`, "COMMIT", ""].join("\n") });
   });
 
-  test("a family without an iptables binary is skipped", () => {
+  test("a family without an iptables binary is skipped", async () => {
     const { runner, calls } = fakeRunner({ notFound: [6] });
-    expect(() => teardownIpMasq(owner, undefined, runner)).not.toThrow();
+    await teardownIpMasq(owner, undefined, runner);
     expect(calls.map((c) => `${c.op}${c.family}`)).toEqual(["save4", "save6"]);
   });
 });

@@ -4,8 +4,9 @@
 // from `POSTROUTING -s <podIP> -j <chain>`, each rule commented `name: "<net>" id: "<cid>"`. The same chain name
 // serves iptables and ip6tables. Install and removal are one iptables-restore transaction per family; only when
 // that quick form fails (leftovers of an earlier run, a DEL without addresses) is iptables-save read first.
+// The functions are async so the plugin can overlap the iptables-restore process with its netlink work.
 import { parseCidr, type IpFamily } from "../ip/index.ts";
-import { IptablesError, restore, save, type Family } from "./exec.ts";
+import { EXIT_NOT_FOUND, IptablesError, binaryName, save, type Family } from "./exec.ts";
 import { hashedChainName } from "./hash.ts";
 import { parseSave, ruleLine, splitRuleArgs } from "./rules.ts";
 
@@ -17,10 +18,21 @@ export interface MasqOwner {
 
 /** Runs the iptables binaries; injectable for unit tests. */
 export interface MasqRunner {
-  restore(family: Family, text: string): void;
-  save(family: Family, table: string): string;
+  restore(family: Family, text: string): void | Promise<void>;
+  save(family: Family, table: string): string | Promise<string>;
 }
-const SYSTEM: MasqRunner = { restore, save };
+
+/** `iptables-restore -w --noflush` (or ip6tables-) as a child process the caller can await later. */
+async function restoreAsync(family: Family, text: string): Promise<void> {
+  const name = binaryName(family, "-restore");
+  const args = ["-w", "--noflush"];
+  const exe = Bun.which(name, { PATH: process.env.PATH || "/usr/sbin:/usr/bin:/sbin:/bin" });
+  if (!exe) throw new IptablesError([name, ...args], EXIT_NOT_FOUND, "", `Cannot run ${name}: not found in PATH; install the iptables package`);
+  const p = Bun.spawn([exe, ...args], { stdin: Buffer.from(text), stdout: "ignore", stderr: "pipe" });
+  const [code, stderr] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+  if (code !== 0) throw new IptablesError([name, ...args], code, stderr);
+}
+const SYSTEM: MasqRunner = { restore: restoreAsync, save };
 
 const MULTICAST: Record<IpFamily, string> = { 4: "224.0.0.0/4", 6: "ff00::/8" };
 
@@ -92,16 +104,17 @@ export function findMasqState(dump: string, chain: string): { exists: boolean; j
  * per family; when the chain already exists (an ADD repeated after a crash), reads the table and completes it.
  * @throws {IptablesError}
  */
-export function setupIpMasq(o: MasqOwner, cidrs: readonly string[], run: MasqRunner = SYSTEM): void {
-  for (const [family, addrs] of byFamily(cidrs)) {
+export async function setupIpMasq(o: MasqOwner, cidrs: readonly string[], run: MasqRunner = SYSTEM): Promise<void> {
+  const one = async (family: IpFamily, addrs: Array<{ ip: string; network: string }>) => {
     try {
-      run.restore(family, masqSetupScript(o, addrs, family));
+      await run.restore(family, masqSetupScript(o, addrs, family));
     } catch (e) {
       if (!(e instanceof IptablesError) || e.notFound) throw e;
-      const state = findMasqState(run.save(family, "nat"), masqChainName(o));
-      run.restore(family, masqSetupScript(o, addrs, family, state.sources));
+      const state = findMasqState(await run.save(family, "nat"), masqChainName(o));
+      await run.restore(family, masqSetupScript(o, addrs, family, state.sources));
     }
-  }
+  };
+  await Promise.all([...byFamily(cidrs)].map(([family, addrs]) => one(family, addrs)));
 }
 
 /**
@@ -110,34 +123,35 @@ export function setupIpMasq(o: MasqOwner, cidrs: readonly string[], run: MasqRun
  * rules, and a family whose iptables binary is not installed, are not errors.
  * @throws {IptablesError}
  */
-export function teardownIpMasq(o: MasqOwner, cidrs: readonly string[] | undefined, run: MasqRunner = SYSTEM): void {
+export async function teardownIpMasq(o: MasqOwner, cidrs: readonly string[] | undefined, run: MasqRunner = SYSTEM): Promise<void> {
   const known = byFamily(cidrs ?? []);
-  for (const family of [4, 6] as const) {
+  const one = async (family: IpFamily) => {
     const addrs = known.get(family);
-    if (cidrs !== undefined && !addrs) continue;
+    if (cidrs !== undefined && !addrs) return;
     try {
       if (addrs) {
         try {
-          run.restore(family, masqTeardownScript(o, addrs.map((a) => a.ip)));
-          continue;
+          await run.restore(family, masqTeardownScript(o, addrs.map((a) => a.ip)));
+          return;
         } catch (e) {
           if (!(e instanceof IptablesError) || e.notFound) throw e;
         }
       }
-      removeByScan(o, family, run);
+      await removeByScan(o, family, run);
     } catch (e) {
-      if (e instanceof IptablesError && e.notFound) continue;
+      if (e instanceof IptablesError && e.notFound) return;
       throw e;
     }
-  }
+  };
+  await Promise.all([one(4), one(6)]);
 }
 
-function removeByScan(o: MasqOwner, family: Family, run: MasqRunner): void {
+async function removeByScan(o: MasqOwner, family: Family, run: MasqRunner): Promise<void> {
   const chain = masqChainName(o);
-  const state = findMasqState(run.save(family, "nat"), chain);
+  const state = findMasqState(await run.save(family, "nat"), chain);
   if (!state.exists && state.jumps.length === 0) return;
   const lines = ["*nat", ...state.jumps.map((spec) => `-D POSTROUTING ${spec}`)];
   if (state.exists) lines.push(`-F ${chain}`, `-X ${chain}`);
   lines.push("COMMIT", "");
-  run.restore(family, lines.join("\n"));
+  await run.restore(family, lines.join("\n"));
 }

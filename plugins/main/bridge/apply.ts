@@ -273,22 +273,32 @@ export function waitOperUp(rtnl: Rtnl, name: string): LinkInfo {
 }
 
 /**
- * DEL in the pod: deletes `ifname` and returns its global addresses (for the masquerade teardown); [] when the
- * link is already gone, undefined when the netns itself is gone.
+ * DEL: the global addresses of the pod's `ifname` ([] when the link is gone), or undefined when the netns is gone.
  * @throws {CniError} for other failures
  */
-export function deletePodInterface(netns: string, ifname: string): string[] | undefined {
+export function podAddresses(netns: string, ifname: string): string[] | undefined {
   try {
     return withNetns(netns, () => {
       using rtnl = openRtnl();
       const link = rtnl.findLink(ifname);
-      if (!link) return [];
-      const addrs = rtnl.addrs({ index: link.index }).filter((a) => a.scope === SCOPE_UNIVERSE).map((a) => a.address);
-      rtnl.deleteLink(link.index);
-      return addrs;
+      return link ? rtnl.addrs({ index: link.index }).filter((a) => a.scope === SCOPE_UNIVERSE).map((a) => a.address) : [];
     });
   } catch (e) {
     if (e instanceof NetnsNotFoundError) return undefined;
+    throw fail(`failed to read "${ifname}" in ${netns}`, e);
+  }
+}
+
+/** DEL: deletes the pod's `ifname` from inside its netns (the host veth goes with it); gone is fine. @throws {CniError} */
+export function deletePodInterface(netns: string, ifname: string): void {
+  try {
+    withNetns(netns, () => {
+      using rtnl = openRtnl();
+      const link = rtnl.findLink(ifname);
+      if (link) rtnl.deleteLink(link.index);
+    });
+  } catch (e) {
+    if (e instanceof NetnsNotFoundError) return;
     throw fail(`failed to delete "${ifname}" in ${netns}`, e);
   }
 }

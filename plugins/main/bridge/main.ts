@@ -42,24 +42,35 @@ async function add(a: CmdArgs): Promise<Result> {
   let l3: L3Plan | undefined;
   let ipamResult: Result | undefined;
   let vlanGateway: { name: string; mac: string } | undefined;
+  let masq: Promise<void> | undefined;
   if (conf.ipamType) {
     const type = conf.ipamType;
     ipamResult = await delegateAdd(ipam(a, type));
     undo.defer(quietly(a, "releasing the IPAM reservation", () => delegateDel(ipam(a, type))));
     if (!ipamResult.ips?.length) throw new CniError(CniCode.Internal, "IPAM plugin returned missing IP config", `"${type}" returned no IP addresses`);
     l3 = planL3(conf, ipamResult);
+    if (conf.ipMasq) {
+      // iptables-restore runs as a child process while the netlink work below goes on; awaited before the result.
+      const owner = { network: conf.network, containerId: a.containerId };
+      const cidrs = l3.masq;
+      masq = setupIpMasq(owner, cidrs).catch((e: unknown) => {
+        throw new CniError(CniCode.Internal, "failed to set up IP masquerade", toCniError(e).message);
+      });
+      masq.catch(() => undefined); // observed below; never an unhandled rejection
+      const installing = masq;
+      undo.defer(quietly(a, "removing the masquerade rules", async () => {
+        await installing.catch(() => undefined); // let the install finish before removing what it made
+        await teardownIpMasq(owner, cidrs);
+      }));
+    }
     apply.configurePod(a.netns, a.ifname, l3, conf.enableDad);
     vlanGateway = addGateways(conf, bridge, l3);
     apply.ensureForwarding(l3.forwardFamilies);
-    if (conf.ipMasq) {
-      const owner = { network: conf.network, containerId: a.containerId };
-      setupMasq(owner, l3.masq);
-      undo.defer(quietly(a, "removing the masquerade rules", () => teardownIpMasq(owner, l3!.masq)));
-    }
   } else if (!conf.disableContainerInterface) {
     apply.setPodUp(a.netns, a.ifname);
   }
   const { hostMac, bridgeMac } = apply.finalHostState({ hostName: veth.hostName, bridge: conf.bridge, waitUp: !conf.disableContainerInterface });
+  await masq;
   const result = buildResult({
     cniVersion: a.cniVersion,
     bridge: { name: conf.bridge, mac: bridgeMac },
@@ -90,18 +101,18 @@ function addGateways(conf: Config, bridge: { index: number; name: string; mac: s
   });
 }
 
-function setupMasq(owner: { network: string; containerId: string }, cidrs: string[]): void {
-  try {
-    setupIpMasq(owner, cidrs);
-  } catch (e) {
-    throw new CniError(CniCode.Internal, "failed to set up IP masquerade", toCniError(e).message);
-  }
-}
-
 async function del(a: CmdArgs): Promise<void> {
   const conf = loadConfig(a.conf, a.args);
-  // The pod's addresses, for the masquerade teardown: from its interface, else from prevResult.
-  let addrs = a.netns ? apply.deletePodInterface(a.netns, a.ifname) : undefined;
+  // The pod's addresses (for the masquerade teardown) from its interface, else prevResult, else none: the chain
+  // is then found by its name. Removal of the rules runs as a child process while the rest of DEL goes on.
+  const podAddrs = a.netns ? apply.podAddresses(a.netns, a.ifname) : undefined;
+  let masq: Promise<void> | undefined;
+  if (conf.ipMasq && conf.ipamType) {
+    const cidrs = podAddrs?.length ? podAddrs : prevIps(a);
+    masq = teardownIpMasq({ network: conf.network, containerId: a.containerId }, cidrs);
+    masq.catch(() => undefined); // observed below
+  }
+  if (podAddrs) apply.deletePodInterface(a.netns, a.ifname);
   if (conf.ipamType) await delegateDel(ipam(a, conf.ipamType));
   if (conf.macSpoofCheck) {
     try {
@@ -110,13 +121,10 @@ async function del(a: CmdArgs): Promise<void> {
       a.stderr(`bridge: ${toCniError(e).message}`); // as the reference: logged, DEL goes on
     }
   }
-  if (conf.ipMasq && conf.ipamType) {
-    if (!addrs?.length) addrs = prevIps(a);
-    try {
-      teardownIpMasq({ network: conf.network, containerId: a.containerId }, addrs?.length ? addrs : undefined);
-    } catch (e) {
-      throw new CniError(CniCode.Internal, "failed to remove IP masquerade rules", toCniError(e).message);
-    }
+  try {
+    await masq;
+  } catch (e) {
+    throw new CniError(CniCode.Internal, "failed to remove IP masquerade rules", toCniError(e).message);
   }
 }
 
