@@ -4,7 +4,7 @@
 import Ajv from "ajv";
 import standaloneCode from "ajv/dist/standalone";
 import { Glob } from "bun";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 type Schema = Record<string, unknown>;
@@ -41,23 +41,28 @@ function keyTree(s: unknown): KeyTree | undefined {
 
 const root = resolve(import.meta.dir, "..");
 const outDir = join(root, "shared/config/gen");
-rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 let count = 0;
+const written = new Set<string>();
+/** Each file is written beside and renamed into place, so a concurrent reader never sees it missing or half-written. */
+function put(file: string, text: string): void {
+  const tmp = join(outDir, `.${file}.${process.pid}.tmp`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, join(outDir, file));
+  written.add(file);
+}
 for (const file of new Glob("plugins/**/schema.ts").scanSync({ cwd: root })) {
   const mod = (await import(join(root, file))) as { schemas?: Record<string, Schema> };
   for (const [name, schema] of Object.entries(mod.schemas ?? {})) {
     const ajv = new Ajv({ code: { source: true, esm: true }, allErrors: true, strict: true, allowUnionTypes: true });
     const validate = ajv.compile(schema);
     const code = standaloneCode(ajv, validate);
-    writeFileSync(join(outDir, `${name}.js`), fixExport(code, schema, name));
-    writeFileSync(
-      join(outDir, `${name}.d.ts`),
-      `import type { GeneratedValidator } from "../index.ts";\ndeclare const gen: GeneratedValidator;\nexport default gen;\n`,
-    );
+    put(`${name}.js`, fixExport(code, schema, name));
+    put(`${name}.d.ts`, `import type { GeneratedValidator } from "../index.ts";\ndeclare const gen: GeneratedValidator;\nexport default gen;\n`);
     count++;
   }
 }
+for (const f of readdirSync(outDir)) if (!written.has(f) && !f.startsWith(".")) rmSync(join(outDir, f), { force: true });
 console.log(`gen-validators: ${count} validators in shared/config/gen`);
 
 /** ajv's ESM standalone output exports the function as default; wrap it with the key tree. */
