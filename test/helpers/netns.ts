@@ -37,13 +37,28 @@ export function createTestNetns(label: string): TestNetns {
   if (r.exitCode !== 0) {
     throw new Error(`Cannot create test netns "${name}": ip netns add exited ${r.exitCode}: ${r.stderr.toString().trim()}`);
   }
+  liveTestNetns.add(name);
   return {
     name,
     path: `/run/netns/${name}`,
     [Symbol.dispose]() {
       Bun.spawnSync(["ip", "netns", "del", name], { stdout: "ignore", stderr: "ignore" });
+      liveTestNetns.delete(name);
     },
   };
+}
+
+/** Namespaces made by this process and not yet deleted: the preload (test/helpers/preload.ts) removes them at exit. */
+export const liveTestNetns = new Set<string>();
+
+/** Deletes every namespace this process made and did not delete (a test that timed out never disposes). */
+export function deleteLeftoverTestNetns(): string[] {
+  const left = [...liveTestNetns];
+  for (const name of left) {
+    Bun.spawnSync(["ip", "netns", "del", name], { stdout: "ignore", stderr: "ignore" });
+    liveTestNetns.delete(name);
+  }
+  return left;
 }
 
 let ifnameCounter = 0;
