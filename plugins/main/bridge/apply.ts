@@ -207,7 +207,9 @@ export function ensureGatewayAddr(rtnl: Rtnl, o: { dev: LinkInfo; family: 4 | 6;
     rtnl.delAddr({ index: o.dev.index, address: a.address });
   }
   try {
-    rtnl.addAddr({ index: o.dev.index, address: o.cidr });
+    // No DAD for the gateway: IPAM never hands it out, and with DAD pods could not reach an IPv6 gateway
+    // for the first second (the reference leaves it tentative meanwhile).
+    rtnl.addAddr({ index: o.dev.index, address: o.cidr, ...(o.family === 6 ? { nodad: true } : {}) });
   } catch (e) {
     if (!(e instanceof NetlinkError && e.code === "EEXIST")) throw fail(`failed to set bridge addr: could not add IP address ${o.cidr} to "${o.dev.name}"`, e);
   }

@@ -6,6 +6,7 @@ import { formatResult, type Result } from "../../../shared/cni/result.ts";
 import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/skel.ts";
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, type DelegateOptions } from "../../../shared/delegate/index.ts";
 import { setupIpMasq, teardownIpMasq } from "../../../shared/iptables/ipmasq.ts";
+import type { LinkInfo } from "../../../shared/netlink/index.ts";
 import * as apply from "./apply.ts";
 import { checkAddable, loadConfig, type Config } from "./config.ts";
 import { addressProblems, buildResult, linkProblems, planL3, POD_INTERFACE_INDEX, routeProblems, type L3Plan } from "./plan.ts";
@@ -34,51 +35,23 @@ async function add(a: CmdArgs): Promise<Result> {
   const veth = apply.createVeth(a.netns, a.ifname, conf);
   undo.defer(quietly(a, `deleting ${veth.hostName}`, () => apply.deleteHostLink(veth.hostName)));
   apply.withHost((rtnl) => apply.attachHostVeth(rtnl, { hostName: veth.hostName, bridge, conf }));
-  const spoof = { containerId: a.containerId, ifname: a.ifname };
   if (conf.macSpoofCheck) {
+    const spoof = { containerId: a.containerId, ifname: a.ifname };
     setupSpoofCheck(spoof, veth.hostName, veth.pod.mac);
     undo.defer(quietly(a, "removing the spoof check", () => teardownSpoofCheck(spoof)));
   }
-  let l3: L3Plan | undefined;
-  let ipamResult: Result | undefined;
-  let vlanGateway: { name: string; mac: string } | undefined;
-  let masq: Promise<void> | undefined;
-  if (conf.ipamType) {
-    const type = conf.ipamType;
-    ipamResult = await delegateAdd(ipam(a, type));
-    undo.defer(quietly(a, "releasing the IPAM reservation", () => delegateDel(ipam(a, type))));
-    if (!ipamResult.ips?.length) throw new CniError(CniCode.Internal, "IPAM plugin returned missing IP config", `"${type}" returned no IP addresses`);
-    l3 = planL3(conf, ipamResult);
-    if (conf.ipMasq) {
-      // iptables-restore runs as a child process while the netlink work below goes on; awaited before the result.
-      const owner = { network: conf.network, containerId: a.containerId };
-      const cidrs = l3.masq;
-      masq = setupIpMasq(owner, cidrs).catch((e: unknown) => {
-        throw new CniError(CniCode.Internal, "failed to set up IP masquerade", toCniError(e).message);
-      });
-      masq.catch(() => undefined); // observed below; never an unhandled rejection
-      const installing = masq;
-      undo.defer(quietly(a, "removing the masquerade rules", async () => {
-        await installing.catch(() => undefined); // let the install finish before removing what it made
-        await teardownIpMasq(owner, cidrs);
-      }));
-    }
-    apply.configurePod(a.netns, a.ifname, l3, conf.enableDad);
-    vlanGateway = addGateways(conf, bridge, l3);
-    apply.ensureForwarding(l3.forwardFamilies);
-  } else if (!conf.disableContainerInterface) {
-    apply.setPodUp(a.netns, a.ifname);
-  }
+  const l3 = conf.ipamType ? await addL3(a, conf, { bridge, undo, ipamType: conf.ipamType }) : undefined;
+  if (!l3 && !conf.disableContainerInterface) apply.setPodUp(a.netns, a.ifname);
   const { hostMac, bridgeMac } = apply.finalHostState({ hostName: veth.hostName, bridge: conf.bridge, waitUp: !conf.disableContainerInterface });
-  await masq;
+  await l3?.masq;
   const result = buildResult({
     cniVersion: a.cniVersion,
     bridge: { name: conf.bridge, mac: bridgeMac },
     hostVeth: { name: veth.hostName, mac: hostMac },
     pod: { name: a.ifname, mac: veth.pod.mac, sandbox: a.netns },
-    ...(vlanGateway ? { vlanGateway } : {}),
-    ...(l3 ? { l3 } : {}),
-    ...(ipamResult?.dns ? { ipamDns: ipamResult.dns } : {}),
+    ...(l3?.vlanGateway ? { vlanGateway: l3.vlanGateway } : {}),
+    ...(l3 ? { l3: l3.plan } : {}),
+    ...(l3?.dns ? { ipamDns: l3.dns } : {}),
     ...(conf.dns ? { confDns: conf.dns } : {}),
   });
   // A result the config's version cannot express (0.1.0/0.2.0 without an IP) fails here, while undo still holds.
@@ -87,8 +60,36 @@ async function add(a: CmdArgs): Promise<Result> {
   return result;
 }
 
+/**
+ * The layer-3 part of ADD: IPAM, the pod's addresses and routes, the gateway, forwarding, and the masquerade
+ * rules, whose iptables-restore runs as a child process meanwhile (the caller awaits `masq`).
+ */
+async function addL3(a: CmdArgs, conf: Config, o: { bridge: LinkInfo; undo: AsyncDisposableStack; ipamType: string }) {
+  const ipamResult = await delegateAdd(ipam(a, o.ipamType));
+  o.undo.defer(quietly(a, "releasing the IPAM reservation", () => delegateDel(ipam(a, o.ipamType))));
+  if (!ipamResult.ips?.length) throw new CniError(CniCode.Internal, "IPAM plugin returned missing IP config", `"${o.ipamType}" returned no IP addresses`);
+  const plan = planL3(conf, ipamResult);
+  let masq: Promise<void> | undefined;
+  if (conf.ipMasq) {
+    const owner = { network: conf.network, containerId: a.containerId };
+    const installing = setupIpMasq(owner, plan.masq).catch((e: unknown) => {
+      throw new CniError(CniCode.Internal, "failed to set up IP masquerade", toCniError(e).message);
+    });
+    installing.catch(() => undefined); // awaited by the caller; never an unhandled rejection
+    o.undo.defer(quietly(a, "removing the masquerade rules", async () => {
+      await installing.catch(() => undefined); // let the install finish before removing what it made
+      await teardownIpMasq(owner, plan.masq);
+    }));
+    masq = installing;
+  }
+  apply.configurePod(a.netns, a.ifname, plan, conf.enableDad);
+  const vlanGateway = addGateways(conf, o.bridge, plan);
+  apply.ensureForwarding(plan.forwardFamilies);
+  return { plan, masq, vlanGateway, dns: ipamResult.dns };
+}
+
 /** Gateway addresses on the bridge (or on `<bridge>.<vlan>` with a VLAN); returns the VLAN interface if used. */
-function addGateways(conf: Config, bridge: { index: number; name: string; mac: string }, l3: L3Plan): { name: string; mac: string } | undefined {
+function addGateways(conf: Config, bridge: LinkInfo, l3: L3Plan): { name: string; mac: string } | undefined {
   if (!conf.isGateway || l3.gatewayAddrs.length === 0) return undefined;
   return apply.withHost((rtnl) => {
     const br = rtnl.getLink(bridge.name);
