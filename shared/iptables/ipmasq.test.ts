@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { IptablesError, type Family } from "./exec.ts";
-import { findMasqState, masqChainName, masqComment, masqSetupScript, masqTeardownScript, setupIpMasq, teardownIpMasq, type MasqRunner } from "./ipmasq.ts";
+import { findMasqState, gcIpMasq, masqChainName, masqCommentOwner, masqComment, masqSetupScript, masqTeardownScript, setupIpMasq, teardownIpMasq, type MasqRunner } from "./ipmasq.ts";
 
 const owner = { network: "testnet", containerId: "abc123" };
 const CHAIN = "CNI-ac401170a6a418c7c78d298f"; // recorded from /usr/lib/cni/bridge v1.1.1 for (testnet, abc123)
@@ -145,5 +145,42 @@ describe("teardownIpMasq()", () => {
     const { runner, calls } = fakeRunner({ notFound: [6] });
     await teardownIpMasq(owner, undefined, runner);
     expect(calls.map((c) => `${c.op}${c.family}`)).toEqual(["save4", "save6"]);
+  });
+});
+
+describe("gcIpMasq()", () => {
+  const other = { network: "testnet", containerId: "gone1" };
+  const otherChain = masqChainName(other);
+  const OC = '"name: \\"testnet\\" id: \\"gone1\\""';
+  const foreign = '"name: \\"othernet\\" id: \\"gone2\\""';
+  const dump = [
+    "*nat",
+    ":POSTROUTING ACCEPT [0:0]",
+    `:${CHAIN} - [0:0]`,
+    `:${otherChain} - [0:0]`,
+    `-A POSTROUTING -s 10.99.0.2/32 -m comment --comment ${C} -j ${CHAIN}`,
+    `-A POSTROUTING -s 10.99.0.3/32 -m comment --comment ${OC} -j ${otherChain}`,
+    `-A POSTROUTING -s 10.98.0.3/32 -m comment --comment ${foreign} -j CNI-0123456789abcdef01234567`,
+    "COMMIT",
+    "",
+  ].join("\n");
+
+  test("masqCommentOwner() reads the container ID of this network's comments only", () => {
+    expect(masqCommentOwner('name: "testnet" id: "abc123"', "testnet")).toBe("abc123");
+    expect(masqCommentOwner('name: "othernet" id: "abc123"', "testnet")).toBeUndefined();
+    expect(masqCommentOwner("CNI portfwd requiring masquerade", "testnet")).toBeUndefined();
+  });
+
+  test("gcIpMasq() removes the jumps and chains of containers not listed, keeps the valid and other networks'", async () => {
+    const { runner, calls } = fakeRunner({ dumps: { 4: dump } });
+    expect(await gcIpMasq("testnet", new Set(["abc123"]), runner)).toEqual(["gone1"]);
+    const restore = calls.find((c) => c.op === "restore");
+    expect(restore?.text).toBe(["*nat", `-D POSTROUTING -s 10.99.0.3/32 -m comment --comment ${OC} -j ${otherChain}`, `-F ${otherChain}`, `-X ${otherChain}`, "COMMIT", ""].join("\n"));
+  });
+
+  test("gcIpMasq() with every container valid changes nothing", async () => {
+    const { runner, calls } = fakeRunner({ dumps: { 4: dump } });
+    expect(await gcIpMasq("testnet", new Set(["abc123", "gone1"]), runner)).toEqual([]);
+    expect(calls.filter((c) => c.op === "restore")).toEqual([]);
   });
 });

@@ -155,3 +155,45 @@ async function removeByScan(o: MasqOwner, family: Family, run: MasqRunner): Prom
   lines.push("COMMIT", "");
   await run.restore(family, lines.join("\n"));
 }
+
+/** The container ID in a masquerade comment of `network`, or undefined when the comment is not one of ours. */
+export function masqCommentOwner(comment: string, network: string): string | undefined {
+  const m = /^name: "(.*)" id: "(.*)"$/.exec(comment);
+  return m && m[1] === network ? m[2] : undefined;
+}
+
+/**
+ * GC (SPEC "GC"): removes the masquerade jumps and chains of `network` whose container is not in `validIds`,
+ * found through the comment every jump carries. One iptables-save and at most one iptables-restore per family.
+ * @returns the container IDs whose rules were removed
+ * @throws {IptablesError}
+ */
+export async function gcIpMasq(network: string, validIds: ReadonlySet<string>, run: MasqRunner = SYSTEM): Promise<string[]> {
+  const removed = new Set<string>();
+  const one = async (family: Family) => {
+    let dump: string;
+    try {
+      dump = await run.save(family, "nat");
+    } catch (e) {
+      if (e instanceof IptablesError && e.notFound) return;
+      throw e;
+    }
+    const t = parseSave(dump, "nat");
+    const lines: string[] = [];
+    const chains = new Set<string>();
+    for (const r of t.rules) {
+      if (r.chain !== "POSTROUTING" || !r.target?.startsWith("CNI-")) continue;
+      const args = splitRuleArgs(r.spec);
+      const i = args.indexOf("--comment");
+      const cid = i >= 0 ? masqCommentOwner(args[i + 1] ?? "", network) : undefined;
+      if (cid === undefined || validIds.has(cid) || r.target !== masqChainName({ network, containerId: cid })) continue;
+      lines.push(`-D POSTROUTING ${r.spec}`);
+      chains.add(r.target);
+      removed.add(cid);
+    }
+    for (const c of chains) if (t.chains.has(c)) lines.push(`-F ${c}`, `-X ${c}`);
+    if (lines.length) await run.restore(family, ["*nat", ...lines, "COMMIT", ""].join("\n"));
+  };
+  await Promise.all([one(4), one(6)]);
+  return [...removed];
+}

@@ -347,6 +347,22 @@ describe("bridge STATUS, GC and 1.1.0", () => {
     ok(run(c, "DEL", { conf: cf, pod, cid }));
   });
 
+  test("GC removes the masquerade rules and reservations of attachments not listed as valid, and keeps the others", () => {
+    using c = setup();
+    using a = createTestNetns("poda");
+    using b = createTestNetns("podb");
+    const cf = { ...conf(c, { isGateway: true, ipMasq: true }), cniVersion: "1.1.0" };
+    ok(run(c, "ADD", { conf: cf, pod: a, cid: "keep-me" }));
+    ok(run(c, "ADD", { conf: cf, pod: b, cid: "stale-one" }));
+    expect(natRules(c.host.name).filter((l) => l.startsWith("-A POSTROUTING"))).toHaveLength(2);
+    ok(run(c, "GC", { conf: { ...cf, "cni.dev/valid-attachments": [{ containerID: "keep-me", ifname: "eth0" }] }, cid: "" }));
+    const left = natRules(c.host.name).filter((l) => l.startsWith("-A POSTROUTING"));
+    expect(left).toHaveLength(1);
+    expect(left[0]).toContain('id: \\"keep-me\\"');
+    expect(natRules(c.host.name).filter((l) => l.startsWith(":CNI-"))).toHaveLength(1);
+    expect(reservations(c.data)).toEqual(["10.77.0.2"]);
+  });
+
   test("enabledad: IPv6 DAD runs and ADD returns once the address is no longer tentative", () => {
     using c = setup();
     using pod = createTestNetns("pod");

@@ -5,7 +5,7 @@ import { CniCode, CniError, toCniError } from "../../../shared/cni/errors.ts";
 import { formatResult, type Result } from "../../../shared/cni/result.ts";
 import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/skel.ts";
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, type DelegateOptions } from "../../../shared/delegate/index.ts";
-import { setupIpMasq, teardownIpMasq } from "../../../shared/iptables/ipmasq.ts";
+import { gcIpMasq, setupIpMasq, teardownIpMasq } from "../../../shared/iptables/ipmasq.ts";
 import type { LinkInfo } from "../../../shared/netlink/index.ts";
 import * as apply from "./apply.ts";
 import { checkAddable, loadConfig, type Config } from "./config.ts";
@@ -166,9 +166,36 @@ async function status(a: CmdArgs): Promise<void> {
   if (conf.ipamType) await delegateStatus(ipam(a, conf.ipamType));
 }
 
+/**
+ * GC: forwarded to IPAM, then (better than the reference, which has no GC) the masquerade rules of this network's
+ * containers that are not in `cni.dev/valid-attachments` are removed. Both run; every failure is reported.
+ */
 async function gc(a: CmdArgs): Promise<void> {
   const conf = loadConfig(a.conf, a.args);
-  if (conf.ipamType) await delegateGc(ipam(a, conf.ipamType));
+  const errors: string[] = [];
+  let code: number = CniCode.Internal;
+  if (conf.ipamType) {
+    await delegateGc(ipam(a, conf.ipamType)).catch((e: unknown) => {
+      const err = toCniError(e);
+      code = err.code; // IPAM's code, as for the other commands
+      errors.push(err.message);
+    });
+  }
+  await gcIpMasq(conf.network, validContainerIds(a.conf)).catch((e: unknown) => errors.push(`failed to remove stale IP masquerade rules: ${toCniError(e).message}`));
+  if (errors.length) throw new CniError(code, errors[0]!, errors.slice(1).join("; "));
+}
+
+/** Container IDs of `cni.dev/valid-attachments` (or the legacy `cni.dev/attachments` libcni also sends). */
+function validContainerIds(conf: Record<string, unknown>): Set<string> {
+  const list = conf["cni.dev/valid-attachments"] ?? conf["cni.dev/attachments"];
+  const ids = new Set<string>();
+  if (Array.isArray(list)) {
+    for (const x of list) {
+      const id = (x as { containerID?: unknown } | null)?.containerID;
+      if (typeof id === "string") ids.add(id);
+    }
+  }
+  return ids;
 }
 
 export const plugin: Plugin = { name: "bridge", add, del, check, status, gc };
