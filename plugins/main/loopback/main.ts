@@ -2,7 +2,7 @@
 // Matches containernetworking/plugins plugins/main/loopback, except that the result is converted to the
 // config's version (the reference labels a 1.x-shaped result with any version; see README).
 import { CniCode, CniError } from "../../../shared/cni/errors.ts";
-import type { Result } from "../../../shared/cni/result.ts";
+import { formatResult, type Result } from "../../../shared/cni/result.ts";
 import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/skel.ts";
 import { openRtnl, type AddrInfo } from "../../../shared/netlink/index.ts";
 import { NetnsNotFoundError, withNetns } from "../../../shared/netns/index.ts";
@@ -15,6 +15,8 @@ function isLoopbackAddr(a: AddrInfo): boolean {
 
 function add(a: CmdArgs): Result {
   const prev = prevResultOf(a.conf);
+  // A prevResult the config's version cannot express fails here, before lo is touched (not after, with lo left up).
+  if (prev) formatResult(prev, a.cniVersion);
   const addrs = withNetns(a.netns, () => {
     using rtnl = openRtnl();
     const lo = rtnl.getLink("lo");
