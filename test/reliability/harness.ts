@@ -162,7 +162,7 @@ export interface SpawnOptions {
   cni?: { containerId?: string; netns?: string; ifname?: string; args?: string; path?: string };
   /** Run inside this named netns (ip netns exec: it execs the plugin, so the pid killed is the plugin's). */
   hostNetns?: string;
-  /** Replaces the whole environment except the CNI_* variables. */
+  /** Replaces the whole environment: then CNI_PATH comes from here unless `cni.path` is given. */
   env?: Record<string, string>;
   cwd?: string;
   /** SIGKILL the process this many ms after it was spawned. */
@@ -182,7 +182,7 @@ export async function spawnPlugin(o: SpawnOptions): Promise<Proc> {
   if (c.netns !== undefined) env.CNI_NETNS = c.netns;
   if (c.ifname !== undefined) env.CNI_IFNAME = c.ifname;
   if (c.args !== undefined) env.CNI_ARGS = c.args;
-  env.CNI_PATH = c.path ?? o.binDir;
+  if (c.path !== undefined || !o.env) env.CNI_PATH = c.path ?? o.binDir; // with a whole env given, its own CNI_PATH (or none)
   const exe = join(o.binDir, o.plugin);
   const argv = [...(o.hostNetns ? ["ip", "netns", "exec", o.hostNetns] : []), ...(o.wrap ?? []), exe];
   const t0 = performance.now();
