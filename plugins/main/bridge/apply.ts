@@ -36,13 +36,11 @@ export function ensureBridge(rtnl: Rtnl, conf: Config): LinkInfo {
     try {
       rtnl.createBridge({ name: conf.bridge, ...(conf.mtu ? { mtu: conf.mtu } : {}), ...(conf.vlanFiltering ? { vlanFiltering: true } : {}) });
     } catch (e) {
-      // EEXIST: a concurrent ADD created it first.
-      if (!(e instanceof NetlinkError && e.code === "EEXIST")) {
-        if (e instanceof NetlinkError && e.code === "EOPNOTSUPP" && conf.vlanFiltering) {
-          throw new CniError(CniCode.Internal, `failed to create bridge "${conf.bridge}": this kernel has no bridge VLAN filtering`, '"vlan" and "vlanTrunk" need CONFIG_BRIDGE_VLAN_FILTERING');
-        }
-        throw fail(`failed to create bridge "${conf.bridge}"`, e);
+      const code = e instanceof NetlinkError ? e.code : undefined;
+      if (code === "EOPNOTSUPP" && conf.vlanFiltering) {
+        throw new CniError(CniCode.Internal, `failed to create bridge "${conf.bridge}": this kernel has no bridge VLAN filtering`, '"vlan" and "vlanTrunk" need CONFIG_BRIDGE_VLAN_FILTERING');
       }
+      if (code !== "EEXIST") throw fail(`failed to create bridge "${conf.bridge}"`, e); // EEXIST: a concurrent ADD made it
     }
     br = rtnl.getLink(conf.bridge);
   }
