@@ -173,6 +173,8 @@ export interface SpawnOptions {
 }
 
 export const BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** iproute2's `ip`, resolved once: a test's PATH for the plugin may not contain it. */
+const IP = Bun.which("ip", { PATH: BASE_PATH }) ?? "/usr/sbin/ip";
 
 /** Runs one plugin process asynchronously, optionally killing it with SIGKILL after `killAfterMs`. */
 export async function spawnPlugin(o: SpawnOptions): Promise<Proc> {
@@ -184,7 +186,7 @@ export async function spawnPlugin(o: SpawnOptions): Promise<Proc> {
   if (c.args !== undefined) env.CNI_ARGS = c.args;
   if (c.path !== undefined || !o.env) env.CNI_PATH = c.path ?? o.binDir; // with a whole env given, its own CNI_PATH (or none)
   const exe = join(o.binDir, o.plugin);
-  const argv = [...(o.hostNetns ? ["ip", "netns", "exec", o.hostNetns] : []), ...(o.wrap ?? []), exe];
+  const argv = [...(o.hostNetns ? [IP, "netns", "exec", o.hostNetns] : []), ...(o.wrap ?? []), exe];
   const t0 = performance.now();
   const p = Bun.spawn(argv, {
     env,

@@ -70,21 +70,23 @@ export interface Snapshot {
   files: string[];
 }
 
-const SNAP = `ip -j -d link show; echo @@; ip -j addr show; echo @@; iptables-save 2>/dev/null; ip6tables-save 2>/dev/null`;
+/** One process per namespace: `ip -j -d addr` gives links (kind, flags) and addresses at once; iptables only on the host. */
+const SNAP_HOST = `ip -j -d addr show; echo @@; iptables-save 2>/dev/null; ip6tables-save 2>/dev/null`;
+const SNAP_POD = `ip -j -d addr show`;
 
 interface JLink {
   ifname: string;
-  operstate?: string;
   flags?: string[];
   linkinfo?: { info_kind?: string };
   addr_info?: Array<{ local: string; prefixlen: number }>;
 }
 
-function netnsState(ns: string): { links: string[]; addrs: string[]; iptables: string[] } {
-  const out = runIn(ns, ["sh", "-c", SNAP]).stdout.split("@@\n");
-  const links = (JSON.parse(out[0]?.trim() || "[]") as JLink[]).map((l) => `${l.ifname}:${l.linkinfo?.info_kind ?? "-"}:${l.flags?.includes("UP") ? "up" : "down"}`);
-  const addrs = (JSON.parse(out[1]?.trim() || "[]") as JLink[]).flatMap((l) => (l.addr_info ?? []).map((a) => `${l.ifname}:${a.local}/${a.prefixlen}`));
-  const iptables = (out[2] ?? "")
+function netnsState(ns: string, withIptables: boolean): { links: string[]; addrs: string[]; iptables: string[] } {
+  const out = runIn(ns, ["sh", "-c", withIptables ? SNAP_HOST : SNAP_POD]).stdout.split("@@\n");
+  const parsed = JSON.parse(out[0]?.trim() || "[]") as JLink[];
+  const links = parsed.map((l) => `${l.ifname}:${l.linkinfo?.info_kind ?? "-"}:${l.flags?.includes("UP") ? "up" : "down"}`);
+  const addrs = parsed.flatMap((l) => (l.addr_info ?? []).map((a) => `${l.ifname}:${a.local}/${a.prefixlen}`));
+  const iptables = (out[1] ?? "")
     .split("\n")
     .filter((l) => l && !l.startsWith("#"))
     .map((l) => l.replace(/\[\d+:\d+\]/, ""));
@@ -113,8 +115,8 @@ function listTree(dir: string, prefix = ""): string[] {
 }
 
 export function snapshot(sb: Sandbox): Snapshot {
-  const h = netnsState(sb.host.name);
-  const p = netnsState(sb.pod.name);
+  const h = netnsState(sb.host.name, true);
+  const p = netnsState(sb.pod.name, false);
   return { hostLinks: h.links, hostAddrs: h.addrs, podLinks: p.links, podAddrs: p.addrs, iptables: h.iptables, files: [...listTree(sb.data).map((f) => `data/${f}`), ...listTree(sb.cwd).map((f) => `cwd/${f}`)] };
 }
 
@@ -205,6 +207,19 @@ export interface RunOutcome {
   proc: Proc;
   command: string;
   problems: string[];
+  /** Violations explained by a known, reported issue (README "Known issues"): logged, not failed. */
+  known: string[];
+}
+
+/**
+ * F3 (reported): flannel's delegate refuses the ADD for its input (CNI_ARGS it does not accept, an invalid MAC),
+ * the rollback DEL is refused for the same reason, so the saved delegate config stays (the runtime's DEL is
+ * refused too). The upstream flannel keeps the file on any failed ADD (plugins#426).
+ */
+function knownIssue(c: Case, proc: Proc, left: string[]): string | undefined {
+  const cid = c.env.CNI_CONTAINERID ?? "";
+  if (c.plugin === "flannel" && proc.exitCode !== 0 && left.length === 1 && left[0] === `file data/flannel/${cid}` && /keeping .* for the runtime's DEL/.test(proc.stderr)) return "F3";
+  return undefined;
 }
 
 async function runTraced(sb: Sandbox, c: Case, command: string | undefined, tag: string): Promise<{ proc: Proc; trace: string }> {
@@ -280,10 +295,11 @@ export async function check(sb: Sandbox, c: Case): Promise<RunOutcome> {
   }
   const after = snapshot(sb);
   const left = unexpected(sb.baseline, after);
-  if (left.length) {
+  const known = knownIssue(c, proc, left);
+  if (left.length && !known) {
     const when = proc.exitCode === 0 ? (command === "ADD" ? "after ADD then DEL" : `after a successful ${command}`) : `after a failed ${command}`;
     problems.push(`state left ${when}: ${left.join("; ")}`);
   }
   if (left.length || after.files.length !== sb.baseline.files.length || after.hostLinks.length !== sb.baseline.hostLinks.length || after.iptables.length !== sb.baseline.iptables.length) reset(sb);
-  return { proc, command, problems };
+  return { proc, command, problems, known: known ? [known] : [] };
 }

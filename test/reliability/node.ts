@@ -201,7 +201,8 @@ export function probePod(node: Node, pod: Pod, nat = natSave(node.host.name)): P
     hostVeths: vethsOf(node.host.name),
     podIf: linksOf(pod.netns.name).some((l) => l.ifname === "eth0"),
     dnatChain: nat.split("\n").some((l) => l.startsWith(`:${chain} `)),
-    rules: nat.split("\n").filter((l) => l.includes(`id: "${pod.cid}"`) || l.includes(chain)),
+    // iptables-save prints the comment's quotes escaped: `--comment "name: \"cbr0\" id: \"<cid>\""`.
+    rules: nat.split("\n").filter((l) => l.includes(`id: \\"${pod.cid}\\"`) || l.includes(`id: "${pod.cid}"`) || l.includes(chain)),
   };
 }
 
