@@ -83,7 +83,6 @@ export function refuseLeftovers(): void {
 
 /** Live trials' markers and the namespaces they made (disposed through the helper, so its registry knows). */
 const live = new Map<string, { m: Marker; ns: TestNetns[] }>();
-let trapped = false;
 
 function disposeMarker(file: string): void {
   const t = live.get(file);
@@ -92,18 +91,26 @@ function disposeMarker(file: string): void {
   for (const d of t.m.dirs) rmSync(d, { recursive: true, force: true });
   rmSync(file, { force: true });
   live.delete(file);
+  if (live.size === 0) untrap();
 }
 
 /** SIGINT/SIGTERM while trials run: remove what every live marker recorded, then exit as the signal would. */
-function installTrap(): void {
+function onSignal(sig: NodeJS.Signals): void {
+  for (const file of [...live.keys()]) disposeMarker(file);
+  process.exit(sig === "SIGINT" ? 130 : 143);
+}
+let trapped = false;
+function trap(): void {
   if (trapped) return;
   trapped = true;
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => {
-      for (const file of [...live.keys()]) disposeMarker(file);
-      process.exit(sig === "SIGINT" ? 130 : 143);
-    });
-  }
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+/** The handlers exist only while a trial is live: the rest of the test run keeps Bun's own signal handling. */
+function untrap(): void {
+  trapped = false;
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
 }
 
 /**
@@ -114,7 +121,7 @@ export class Trial implements Disposable {
   readonly #file: string;
   readonly #m: Marker = { pid: process.pid, netns: [], dirs: [] };
   constructor(label: string) {
-    installTrap();
+    trap();
     mkdirSync(MARKER_DIR, { recursive: true });
     this.#file = join(MARKER_DIR, `${process.pid}-${label}-${Math.random().toString(36).slice(2, 8)}.json`);
     this.#save();
