@@ -2,10 +2,11 @@
 // with SIGKILL at moments spread uniformly over a measured normal ADD, then the runtime's DEL: nothing of the pod
 // may be left (veths on either side, reservation, saved delegate config, iptables chain and rules) and the next
 // ADD must succeed. The same for a DEL killed mid-way and repeated. The step each kill reached is inferred from the
-// state left before the DEL, printed, and kept in /tmp/weft-reliability/crash-{add,del}.{json,md}.
+// state left before the DEL, printed, and kept in /tmp/weft-reliability/crash-{add,del}.{json,md}. Files left by a kill
+// (saved delegate config, reservations) must be whole, never truncated.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { count, refuseLeftovers, STRESS, Trial, writeOutput } from "./harness.ts";
-import { addPod, delPod, describeRun, leftOf, listOk, makeNode, probePod, stepOf, type ListRun, type Node, type Pod } from "./node.ts";
+import { addPod, delPod, describeRun, leftOf, listOk, makeNode, probePod, stepOf, truncatedFiles, type ListRun, type Node, type Pod } from "./node.ts";
 
 beforeAll(refuseLeftovers);
 
@@ -86,7 +87,8 @@ describe("crashes", () => {
       const run: ListRun = await addPod(node, pod, at);
       const step = stepOf(probePod(node, pod), run);
       const known: string[] = [];
-      const problems = await cleanAndRetry(node, pod, known);
+      const problems = truncatedFiles(node, pod); // what DEL will read back must be whole
+      problems.push(...(await cleanAndRetry(node, pod, known)));
       outcomes.push({ killAtMs: Math.round(at * 10) / 10, killed: run.killed ?? "none (finished first)", step, problems, known });
     }
     report("add", span, outcomes);
@@ -116,6 +118,7 @@ describe("crashes", () => {
       const run = await delPod(node, pod, at);
       const s = probePod(node, pod);
       const left = leftOf(s, []);
+      const truncated = truncatedFiles(node, pod);
       const step =
         !run.killed ? "none (DEL finished first)"
         : run.killed === "portmap" ? (s.dnatChain || s.rules.length ? "portmap: rules still there" : "portmap: rules removed")
@@ -124,7 +127,7 @@ describe("crashes", () => {
         : s.reservation ? (s.podIf ? "flannel: nothing released yet" : "flannel: veth gone, address still reserved")
         : "flannel: address released, saved config not yet removed";
       const known: string[] = [];
-      const problems = await cleanAndRetry(node, pod, known);
+      const problems = [...truncated, ...(await cleanAndRetry(node, pod, known))];
       outcomes.push({ killAtMs: Math.round(at * 10) / 10, killed: `${run.killed ?? "none"} (left: ${left.join("; ") || "nothing"})`, step, problems, known });
     }
     report("del", span, outcomes);

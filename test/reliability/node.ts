@@ -166,7 +166,16 @@ export function reservations(node: Node): Array<{ ip: string; owner: string }> {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f !== "lock" && !f.startsWith("last_reserved_ip"))
-    .map((f) => ({ ip: f, owner: (() => { try { return readFileSync(join(dir, f), "utf8").split(/\r?\n/)[0] ?? ""; } catch { return "<unreadable>"; } })() }));
+    .map((f) => ({ ip: f, owner: ownerOf(join(dir, f)) }));
+}
+
+/** The container ID on a reservation's first line ("" for an empty file). */
+function ownerOf(path: string): string {
+  try {
+    return readFileSync(path, "utf8").split(/\r?\n/)[0] ?? "";
+  } catch {
+    return "<unreadable>";
+  }
 }
 
 /** Files in flannel's dataDir (saved configs and any temporaries). */
@@ -224,6 +233,31 @@ export function leftOf(s: PodState, known?: string[]): string[] {
   if (s.podIf) out.push("eth0 in the pod");
   if (s.dnatChain) out.push("DNAT chain");
   if (s.rules.length) out.push(`iptables rules: ${s.rules.join(" / ")}`);
+  return out;
+}
+
+/**
+ * Files a killed ADD may have left, checked for completeness: the saved delegate config parses and names its
+ * delegate; every reservation is `<cid>\r\n<ifname>` (host-local writes it whole, then links it into place).
+ */
+export function truncatedFiles(node: Node, pod: Pod): string[] {
+  const out: string[] = [];
+  const saved = join(node.dataDir, pod.cid);
+  if (existsSync(saved)) {
+    try {
+      const c = JSON.parse(readFileSync(saved, "utf8")) as Record<string, unknown>;
+      if (c.type !== "bridge" || c.name !== NETWORK) out.push(`saved config incomplete: ${JSON.stringify(c).slice(0, 80)}`);
+    } catch (e) {
+      out.push(`saved config truncated: ${(e as Error).message}`);
+    }
+  }
+  const dir = join(node.ipamDir, NETWORK);
+  // Only address-named files: host-local's own temporaries (`.weft-reserve-<pid>`) are never read as reservations
+  // and are removed by its next run (leftOf reports them if they stay).
+  for (const r of reservations(node).filter((x) => /^\d+\.\d+\.\d+\.\d+$/.test(x.ip))) {
+    const text = readFileSync(join(dir, r.ip), "utf8");
+    if (text !== `${r.owner}\r\neth0`) out.push(`reservation ${r.ip} incomplete: ${JSON.stringify(text)}`);
+  }
   return out;
 }
 
