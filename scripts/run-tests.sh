@@ -21,6 +21,14 @@ if [ -n "$left" ]; then
   exit 1
 fi
 
+# What the machine's own namespace holds before the run: the suite must leave it exactly so.
+host_state() {
+  ip -o link show 2>/dev/null | awk -F': ' '{print "link " $2}' | cut -d@ -f1
+  { iptables-save 2>/dev/null; ip6tables-save 2>/dev/null; } | grep -Eo '^:(CNI|FLANNEL)-[A-Za-z0-9-]+' | sed 's/^/chain /'
+  find /var/lib/cni /run/flannel -type f 2>/dev/null | sed 's/^/file /'
+}
+before=$(host_state | sort -u)
+
 log=$(mktemp /tmp/weft-test-XXXXXX.log)
 trap 'rm -f "$log"' EXIT
 $BUN test --timeout 120000 "$@" 2>&1 | tee "$log"
@@ -30,6 +38,12 @@ fail=$(grep -aEo '^ *[0-9]+ fail' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0
 left=$(leftovers)
 if [ -n "$left" ]; then
   echo "the tests left namespaces behind: $left" >&2
+  fail=$((fail + 1)); rc=1
+fi
+added=$(comm -13 <(echo "$before") <(host_state | sort -u))
+if [ -n "$added" ]; then
+  echo "the tests left this in the machine's own namespace (they must work only in namespaces they create):" >&2
+  echo "$added" | sed 's/^/  /' >&2
   fail=$((fail + 1)); rc=1
 fi
 [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
