@@ -150,7 +150,7 @@ describe.each([...PLUGINS])("hostile input: %s", (plugin) => {
   }, 120_000);
 
   test(`${RUNS} generated cases: one JSON document out, no error with exit 0, nothing left, no write outside`, async () => {
-    const stats = { runs: 0, exit0: 0, errors: new Map<number, number>(), known: new Map<string, number>() };
+    const stats = { runs: 0, exit0: 0, errors: new Map<number, number>(), known: new Map<string, number>(), internal: new Set<string>() };
     const result = await fc.check(
       fc.asyncProperty(caseFor(plugin), async (c) => {
         const o = await check(sb, c);
@@ -158,12 +158,16 @@ describe.each([...PLUGINS])("hostile input: %s", (plugin) => {
         for (const k of o.known) stats.known.set(k, (stats.known.get(k) ?? 0) + 1);
         if (o.proc.exitCode === 0) stats.exit0++;
         else if (typeof o.proc.json?.code === "number") stats.errors.set(o.proc.json.code, (stats.errors.get(o.proc.json.code) ?? 0) + 1);
+        if (o.proc.json?.code === 999) stats.internal.add(String(o.proc.json.msg).slice(0, 120));
         if (o.problems.length) throw new Error(o.problems.join("\n"));
       }),
       { numRuns: RUNS, endOnFailure: false, maxSkipsPerRun: 0, interruptAfterTimeLimit: STRESS ? 1_500_000 : 240_000 },
     );
     const codes = Object.fromEntries([...stats.errors].sort((a, b) => a[0] - b[0]));
     console.log(`hostile ${plugin}: ${stats.runs} runs (incl. shrinking), exit 0: ${stats.exit0}, error codes: ${JSON.stringify(codes)}${stats.known.size ? `, known issues hit: ${JSON.stringify(Object.fromEntries(stats.known))}` : ""}`);
+    // Code 999 is "internal": each message is listed so a missing specific code stands out.
+    if (stats.internal.size) console.log(`hostile ${plugin}: code 999 messages: ${JSON.stringify([...stats.internal])}`);
+    writeOutput(`hostile-${plugin}.json`, JSON.stringify({ runs: stats.runs, exit0: stats.exit0, codes, known: Object.fromEntries(stats.known), internal: [...stats.internal] }, null, 2));
     if (result.failed) {
       const counterexample = result.counterexample?.[0] as Case | undefined;
       const file = writeOutput(`hostile-failure-${plugin}.json`, JSON.stringify({ seed: result.seed, path: result.counterexamplePath, case: counterexample, error: String(result.errorInstance) }, null, 2));
