@@ -2,8 +2,9 @@
 // (shared/libcni), with cnitool's defaults (container ID derived from the netns path, ifname eth0, CNI_ARGS and
 // CAP_ARGS from the environment) and two departures: a failed ADD is rolled back with DEL, and DEL uses the
 // config cached at ADD when today's file is gone or differs (decisions.md "CLI").
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { acquireFileLock, type FileLock } from "../../shared/lock/index.ts";
 import { ifnameProblem, containerIdProblem } from "../../shared/cni/names.ts";
 import {
   type Attachment,
@@ -106,6 +107,18 @@ function summary(result: Record<string, unknown>): string[] {
   return lines;
 }
 
+/**
+ * The spec makes GC exclusive with ADD and DEL of the same network (a GC must not release what an ADD in flight
+ * has reserved but not yet cached). weft's CLI is its own runtime here: ADD/CHECK/DEL take a shared flock on
+ * `<cacheDir>/weft/locks/<network>.lock`, GC an exclusive one. flock, not a lock directory, so a killed `weft`
+ * leaves nothing stale.
+ */
+function networkLock(ctx: Ctx, network: string, mode: "shared" | "exclusive"): FileLock {
+  const dir = join(ctx.cacheDir, "weft", "locks");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return acquireFileLock(join(dir, `${network}.lock`), { shared: mode === "shared" });
+}
+
 function describe(list: NetworkList, rt: RuntimeConf): string {
   return `${rt.ifname} of container ${rt.containerId} (netns ${rt.netns}) on network "${list.name}"`;
 }
@@ -114,6 +127,7 @@ export function cmdAdd(ctx: Ctx, network: string, netnsArg: string, o: AttachOpt
   const rt = runtimeConf(ctx, netnsArg, o);
   const list = loadList(ctx, network);
   requireNetns(rt);
+  using _lock = networkLock(ctx, list.name, "shared");
   const prior = readCache(ctx.cacheDir, list.name, rt.containerId, rt.ifname);
   if (prior.status === "ok") {
     throw new CliError(`${describe(list, rt)} is already attached (cache ${prior.file}); run "weft del" first`);
@@ -147,6 +161,7 @@ export function cmdCheck(ctx: Ctx, network: string, netnsArg: string, o: AttachO
     ctx.out(`network "${list.name}" sets disableCheck: nothing checked`);
     return;
   }
+  using _lock = networkLock(ctx, list.name, "shared");
   const cache = readCache(ctx.cacheDir, list.name, rt.containerId, rt.ifname);
   let prev: Record<string, unknown> | undefined;
   if (cache.status === "corrupt") ctx.warn(`ignoring the corrupt cache file ${cache.file}: ${cache.reason}`);
@@ -176,6 +191,7 @@ export function cmdDel(ctx: Ctx, network: string, netnsArg: string, o: AttachOpt
   }
   const name = today?.name ?? (isFileArg(network) ? undefined : network);
   if (!name) throw new CliError(todayError ?? `Cannot load ${network}`);
+  using _lock = networkLock(ctx, name, "shared");
   const cache = readCache(ctx.cacheDir, name, rt.containerId, rt.ifname);
   const plan = planDel(today, todayError, cache, rt, { args: o.args !== undefined, caps: o.cap !== undefined });
   for (const n of plan.notes) ctx.err(`weft: ${n}`);
@@ -195,6 +211,7 @@ export function parseValid(items: string[]): Attachment[] {
 
 export function cmdGc(ctx: Ctx, network: string, o: { valid?: string[]; json?: boolean }): void {
   const list = loadList(ctx, network);
+  using _lock = networkLock(ctx, list.name, "exclusive");
   let valid: Attachment[];
   if (o.valid) {
     valid = parseValid(o.valid);

@@ -41,6 +41,20 @@ describe("acquireFileLock()", () => {
     third?.release();
   });
 
+  test("acquireFileLock() shared holders coexist and exclude an exclusive one until all let go", () => {
+    using dir = tempDir("lock");
+    const path = join(dir.path, "net.lock");
+    const a = acquireFileLock(path, { shared: true });
+    const b = acquireFileLock(path, { shared: true, timeoutMs: 50 });
+    expect(() => acquireFileLock(path, { timeoutMs: 30 })).toThrow(LockTimeoutError);
+    a.release();
+    expect(() => acquireFileLock(path, { timeoutMs: 30 })).toThrow(LockTimeoutError);
+    b.release();
+    using c = acquireFileLock(path, { timeoutMs: 50 });
+    expect(() => acquireFileLock(path, { shared: true, timeoutMs: 30 })).toThrow(LockTimeoutError);
+    expect(c.path).toBe(path);
+  });
+
   test("acquireFileLock() reports a missing directory", () => {
     using dir = tempDir("lock");
     expect(() => acquireFileLock(join(dir.path, "nope", "lock"))).toThrow(/ENOENT/);

@@ -2,7 +2,7 @@
 // (go-filemutex: open(path, O_CREAT|O_RDONLY, 0750), flock(LOCK_EX)), so weft and the Go plugins exclude each
 // other on a shared directory. The kernel drops the lock when its holder dies, even by SIGKILL: nothing stale.
 import { closeSync, constants, openSync } from "node:fs";
-import { LOCK_EX, LOCK_NB, flock } from "../sys/libc.ts";
+import { LOCK_EX, LOCK_NB, LOCK_SH, flock } from "../sys/libc.ts";
 
 /** A held lock; disposing it (or exiting) releases it. */
 export interface FileLock extends Disposable {
@@ -16,6 +16,8 @@ export interface LockOptions {
    * (a blocking flock wakes the moment the holder lets go).
    */
   timeoutMs?: number;
+  /** Take a shared lock (LOCK_SH): holders of shared locks exclude only an exclusive holder. */
+  shared?: boolean;
 }
 
 /** The lock is still held by someone else after `timeoutMs`. */
@@ -42,9 +44,10 @@ const OPEN_FLAGS = constants.O_CREAT | constants.O_RDONLY | O_CLOEXEC;
  */
 export function acquireFileLock(path: string, opts: LockOptions = {}): FileLock {
   const fd = openSync(path, OPEN_FLAGS, LOCK_FILE_MODE);
+  const mode = opts.shared ? LOCK_SH : LOCK_EX;
   try {
-    if (opts.timeoutMs === undefined) flock(fd, LOCK_EX);
-    else waitFor(fd, path, opts.timeoutMs);
+    if (opts.timeoutMs === undefined) flock(fd, mode);
+    else waitFor(fd, path, opts.timeoutMs, mode);
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -58,10 +61,10 @@ export function acquireFileLock(path: string, opts: LockOptions = {}): FileLock 
   return { path, release, [Symbol.dispose]: release };
 }
 
-function waitFor(fd: number, path: string, timeoutMs: number): void {
+function waitFor(fd: number, path: string, timeoutMs: number, mode: number): void {
   const deadline = performance.now() + timeoutMs;
   let pauseMs = 1;
-  while (!flock(fd, LOCK_EX | LOCK_NB)) {
+  while (!flock(fd, mode | LOCK_NB)) {
     if (performance.now() >= deadline) throw new LockTimeoutError(path, timeoutMs);
     Bun.sleepSync(pauseMs);
     pauseMs = Math.min(pauseMs * 2, 50);
