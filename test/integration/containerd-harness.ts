@@ -68,9 +68,14 @@ export class ContainerdNode implements Disposable {
   private readonly daemon: Subprocess;
   private readonly runs: Subprocess[] = [];
 
+  /**
+   * @param opts.mountNs a mount namespace file (/proc/<pid>/ns/mnt) to start from instead of the caller's: `ip netns
+   * exec` (make bench) remounts /sys, hiding the cgroup mounts runc needs, so the bench starts from an ancestor's.
+   */
   constructor(
     readonly dirs: NodeDirs,
     readonly netnsName: string,
+    opts: { mountNs?: string } = {},
   ) {
     const T = dirs.root;
     for (const d of ["root", "state", "conf", "run-flannel", "var-lib-cni", "opt"]) mkdirSync(join(T, d), { recursive: true });
@@ -94,7 +99,7 @@ export class ContainerdNode implements Disposable {
       ].join("\n"),
     );
     // nsenter, not `ip netns exec`: the latter remounts /sys, which hides the cgroup mounts runc needs.
-    this.daemon = Bun.spawn(["nsenter", `--net=/run/netns/${netnsName}`, "unshare", "-m", "--propagation", "private", "sh", DRIVER, T, dirs.cniBin, "containerd", "--config", join(T, "config.toml")], {
+    this.daemon = Bun.spawn(["nsenter", ...(opts.mountNs ? [`--mount=${opts.mountNs}`] : []), `--net=/run/netns/${netnsName}`, "unshare", "-m", "--propagation", "private", "sh", DRIVER, T, dirs.cniBin, "containerd", "--config", join(T, "config.toml")], {
       stdout: "ignore",
       stderr: Bun.file(join(T, "containerd.log")),
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
