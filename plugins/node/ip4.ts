@@ -1,5 +1,8 @@
 // IPv4 arithmetic for the node daemon: CIDRs as (u32 network, prefix length), flannel's subnet keys
 // (`10.5.52.0-24`, pkg/subnet/subnet.go MakeSubnetKey / the parser regex) and subnet containment.
+// Parsing and printing are shared/ip's; this file keeps the u32 representation the daemon computes with.
+
+import { bigIntToIp, ipToBigInt, prefixMask, tryParseCidr, tryParseIp } from "../../shared/ip/index.ts";
 
 /** An IPv4 network: `ip` is the address as an unsigned 32-bit integer, masked to `len` bits. */
 export interface Cidr4 {
@@ -7,22 +10,15 @@ export interface Cidr4 {
   readonly len: number;
 }
 
-const OCTET = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-
 /** `"10.1.2.3"` → u32, or undefined when it is not a dotted quad (no leading zeros, no spaces, no hex). */
 export function tryParseIp4(s: string): number | undefined {
-  const parts = s.split(".");
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    if (!OCTET.test(p)) return undefined;
-    n = n * 256 + Number(p);
-  }
-  return n >>> 0;
+  if (s.includes(":")) return undefined; // IPv6: not ours (and shared/ip would load its IPv6 parser)
+  const ip = tryParseIp(s);
+  return ip ? Number(ipToBigInt(ip.address)) : undefined;
 }
 
 export function formatIp4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+  return bigIntToIp(BigInt(n >>> 0), 4);
 }
 
 export function mask(len: number): number {
@@ -31,12 +27,9 @@ export function mask(len: number): number {
 
 /** `"10.1.0.0/16"` → Cidr4 masked to its prefix (host bits dropped, as Go's ParseCIDR does), or undefined. */
 export function tryParseCidr4(s: string): Cidr4 | undefined {
-  const m = /^([^/]+)\/(\d{1,2})$/.exec(s);
-  if (!m) return undefined;
-  const ip = tryParseIp4(m[1]!);
-  const len = Number(m[2]);
-  if (ip === undefined || len > 32 || String(len) !== m[2]) return undefined;
-  return { ip: (ip & mask(len)) >>> 0, len };
+  if (s.includes(":")) return undefined;
+  const c = tryParseCidr(s);
+  return c ? { ip: Number(ipToBigInt(c.ip) & prefixMask(4, c.prefix)), len: c.prefix } : undefined;
 }
 
 export function formatCidr4(c: Cidr4): string {

@@ -20,6 +20,9 @@ import {
   prevIp,
   tryParseCidr,
   tryParseIp,
+  bytesToIp,
+  ipToBytes,
+  tryIpToBytes,
 } from "./index.ts";
 
 describe("parseIp()", () => {
@@ -212,5 +215,38 @@ describe("arithmetic and relations", () => {
     expect(ipFamily("10.0.0.1")).toBe(4);
     expect(ipFamily("fd00::/8")).toBe(6);
     expect(() => ipFamily("x")).toThrow(InvalidIpError);
+  });
+});
+
+describe("ipToBytes() / bytesToIp()", () => {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+  test.each([
+    { input: "10.1.2.3", family: 4, hex: "0a010203", text: "10.1.2.3" },
+    { input: "255.255.255.255", family: 4, hex: "ffffffff", text: "255.255.255.255" },
+    { input: "FD00::1", family: 6, hex: `fd00${"0".repeat(27)}1`, text: "fd00::1" },
+    { input: "::", family: 6, hex: "0".repeat(32), text: "::" },
+    { input: "2001:db8:0:0:1:0:0:1", family: 6, hex: "20010db8000000000001000000000001", text: "2001:db8::1:0:0:1" },
+  ])("$input round-trips through $hex", ({ input, family, hex: h, text }) => {
+    const b = ipToBytes(input);
+    expect(b.family).toBe(family as 4 | 6);
+    expect(hex(b.bytes)).toBe(h);
+    expect(tryIpToBytes(input)).toEqual(b);
+    expect(bytesToIp(b.bytes)).toBe(text);
+  });
+
+  test("refuses what parseIp refuses; IPv4-mapped IPv6 only on request", () => {
+    for (const bad of ["1.2.3.4::", "01.2.3.4", "fe80::1%eth0", "1.2.3.4/32", ""]) {
+      expect(() => ipToBytes(bad)).toThrow(InvalidIpError);
+      expect(tryIpToBytes(bad, { allowMapped: true })).toBeUndefined();
+    }
+    expect(() => ipToBytes("::ffff:1.2.3.4")).toThrow(/IPv4-mapped/);
+    expect(hex(ipToBytes("::ffff:1.2.3.4", { allowMapped: true }).bytes)).toBe("00000000000000000000ffff01020304");
+    expect(tryIpToBytes("::ffff:1.2.3.04", { allowMapped: true })).toBeUndefined();
+  });
+
+  test("bytesToIp() prints IPv4-mapped bytes (as the kernel reports them) in dotted form, and refuses other lengths", () => {
+    expect(bytesToIp(Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1]))).toBe("::ffff:10.0.0.1");
+    expect(bigIntToIp(0xffff0a000001n, 6)).toBe("::ffff:a00:1");
+    expect(() => bytesToIp(new Uint8Array(6))).toThrow(RangeError);
   });
 });

@@ -6,7 +6,9 @@
 // `parseX` throws InvalidIpError, `tryParseX` returns undefined. Rejected on purpose, although some parsers take
 // them: surrounding or inner whitespace, a trailing dot, hex/octal octets and leading zeros ("0x1.2.3.4",
 // "01.2.3.4"), fewer than four IPv4 parts, IPv6 zones ("fe80::1%eth0"), and IPv4-mapped IPv6 ("::ffff:1.2.3.4",
-// which Go silently turns into the IPv4 address: write the IPv4 address instead).
+// which Go silently turns into the IPv4 address: write the IPv4 address instead; only the byte codec for netlink
+// takes it, on request). The byte codec (ipToBytes/bytesToIp) serves netlink and flannel; the node daemon's
+// u32 helpers build on tryParseIp/tryParseCidr.
 import type { Address6 as Address6Type } from "ip-address";
 
 export type IpFamily = 4 | 6;
@@ -53,13 +55,13 @@ function Address6(): typeof Address6Type {
 }
 
 /** Parses a bare address into [value, family]; returns a reason string when it is not one. */
-function parseValue(s: string): [bigint, IpFamily] | string {
+function parseValue(s: string, allowMapped = false): [bigint, IpFamily] | string {
   if (typeof s !== "string") return "not a string";
   if (s === "") return "empty";
   if (s.length > MAX_INPUT) return "too long";
   if (/\s/.test(s)) return "contains whitespace";
   if (s.includes("/")) return "has a prefix length (a single address is expected)";
-  if (s.includes(":")) return parseV6(s);
+  if (s.includes(":")) return parseV6(s, allowMapped);
   return parseV4(s);
 }
 
@@ -77,7 +79,7 @@ function parseV4(s: string): [bigint, IpFamily] | string {
   return [n, 4];
 }
 
-function parseV6(s: string): [bigint, IpFamily] | string {
+function parseV6(s: string, allowMapped: boolean): [bigint, IpFamily] | string {
   if (s.includes("%")) return "IPv6 zones are not allowed";
   if (!/^[0-9A-Fa-f:.]+$/.test(s)) return "contains characters an IPv6 address cannot have";
   let n: bigint;
@@ -86,7 +88,7 @@ function parseV6(s: string): [bigint, IpFamily] | string {
   } catch (e) {
     return (e as Error).message.replace(/\.$/, "");
   }
-  if (n >> 32n === 0xffffn) return `IPv4-mapped IPv6 addresses are not accepted; write the IPv4 address ${v4Text(n & MAX[4])}`;
+  if (n >> 32n === 0xffffn && !allowMapped) return `IPv4-mapped IPv6 addresses are not accepted; write the IPv4 address ${v4Text(n & MAX[4])}`;
   // The embedded IPv4 form must itself be strict ("::1.2.3.04" is not accepted).
   const dotted = s.lastIndexOf(":");
   if (s.includes(".")) {
@@ -317,4 +319,50 @@ export function prefixMask(family: IpFamily, prefix: number): bigint {
 /** Width of a family's addresses in bits. */
 export function familyBits(family: IpFamily): number {
   return BITS[family];
+}
+
+/** An address as network-order bytes: 4 for IPv4, 16 for IPv6. */
+export interface IpBytes {
+  family: IpFamily;
+  bytes: Uint8Array;
+}
+
+export interface IpBytesOptions {
+  /** Accept IPv4-mapped IPv6 ("::ffff:1.2.3.4") as its 16 bytes instead of refusing it (netlink hands text to the kernel as written). */
+  allowMapped?: boolean;
+}
+
+function toBytes(n: bigint, family: IpFamily): Uint8Array {
+  const out = new Uint8Array(BITS[family] / 8);
+  for (let i = out.length - 1; i >= 0; i--, n >>= 8n) out[i] = Number(n & 0xffn);
+  return out;
+}
+
+/** ipToBytes(), or undefined when `s` is not an address. */
+export function tryIpToBytes(s: string, opts: IpBytesOptions = {}): IpBytes | undefined {
+  const v = parseValue(s, opts.allowMapped);
+  return typeof v === "string" ? undefined : { family: v[1], bytes: toBytes(v[0], v[1]) };
+}
+
+/**
+ * Parses a single address (the same strict rules as parseIp) into its network-order bytes.
+ * @throws {InvalidIpError}
+ */
+export function ipToBytes(s: string, opts: IpBytesOptions = {}): IpBytes {
+  const v = parseValue(s, opts.allowMapped);
+  if (typeof v === "string") throw new InvalidIpError(String(s), v);
+  return { family: v[1], bytes: toBytes(v[0], v[1]) };
+}
+
+/**
+ * Canonical text of 4 or 16 network-order bytes. Never refuses what the kernel reports: IPv4-mapped IPv6 prints
+ * as "::ffff:1.2.3.4" (RFC 5952 section 5), unlike bigIntToIp, which prints every IPv6 value in hex groups.
+ * @throws {RangeError} for any other length
+ */
+export function bytesToIp(b: Uint8Array): string {
+  if (b.length !== 4 && b.length !== 16) throw new RangeError(`${b.length} bytes are not an IP address (4 or 16 are)`);
+  let n = 0n;
+  for (const x of b) n = (n << 8n) | BigInt(x);
+  if (b.length === 4) return v4Text(n);
+  return n >> 32n === 0xffffn ? `::ffff:${v4Text(n & MAX[4])}` : v6Text(n);
 }
