@@ -3,11 +3,9 @@
 // shared/config/gen/host-local.js by scripts/gen-validators.ts. Only types are checked here; address syntax,
 // ranges, defaults and path rules live in config.ts. Optional keys are nullable: Go treats null as absent.
 import type { JSONSchemaType } from "ajv";
+import { optStr, optStrList, route as routeSchema } from "../../../shared/config/schema-parts.ts";
 import type { RawNetConf, RawRange, RawRoute } from "./config.ts";
 
-const optStr = { type: "string", nullable: true } as const;
-const optInt = { type: "integer", nullable: true } as const;
-const optStrList = { type: "array", nullable: true, items: { type: "string" } } as const;
 
 const range: JSONSchemaType<RawRange> = {
   type: "object",
@@ -17,19 +15,7 @@ const range: JSONSchemaType<RawRange> = {
 
 const rangeSets = { type: "array", nullable: true, items: { type: "array", items: range } } as const;
 
-const route: JSONSchemaType<RawRoute> = {
-  type: "object",
-  required: ["dst"],
-  properties: {
-    dst: { type: "string" },
-    gw: optStr,
-    mtu: optInt,
-    advmss: optInt,
-    priority: optInt,
-    table: optInt,
-    scope: optInt,
-  },
-};
+const route: JSONSchemaType<RawRoute> = routeSchema;
 
 const hostLocal: JSONSchemaType<RawNetConf> = {
   type: "object",

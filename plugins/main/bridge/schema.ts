@@ -2,12 +2,9 @@
 // plugins/main/bridge/bridge.go NetConf). Compiled into shared/config/gen/bridge.js by scripts/gen-validators.ts.
 // Only types are checked here; ranges, defaults and cross-key rules live in config.ts.
 import type { JSONSchemaType } from "ajv";
+import { optBool, optInt, optStr, optStrList } from "../../../shared/config/schema-parts.ts";
 import type { BridgeNetConf } from "./config.ts";
 
-const optBool = { type: "boolean", nullable: true } as const;
-const optInt = { type: "integer", nullable: true } as const;
-const optStr = { type: "string", nullable: true } as const;
-const optStrList = { type: "array", nullable: true, items: { type: "string" } } as const;
 
 const bridge: JSONSchemaType<BridgeNetConf> = {
   type: "object",

@@ -2,11 +2,9 @@
 // types.Route for `ipam.routes`). Compiled into shared/config/gen/flannel.js by scripts/gen-validators.ts.
 // Only types are checked here; defaults and the `delegate` rules live in config.ts and delegate-conf.ts.
 import type { JSONSchemaType } from "ajv";
+import { anyObject, optStr, route } from "../../../shared/config/schema-parts.ts";
 import type { FlannelNetConf } from "./config.ts";
 
-const optInt = { type: "integer", nullable: true } as const;
-const optStr = { type: "string", nullable: true } as const;
-const anyObject = { type: "object", nullable: true, required: [] } as const;
 
 const flannel: JSONSchemaType<FlannelNetConf> = {
   type: "object",
@@ -24,15 +22,7 @@ const flannel: JSONSchemaType<FlannelNetConf> = {
       required: [],
       properties: {
         type: optStr,
-        routes: {
-          type: "array",
-          nullable: true,
-          items: {
-            type: "object",
-            required: ["dst"] as const,
-            properties: { dst: { type: "string" }, gw: optStr, mtu: optInt, advmss: optInt, priority: optInt, table: optInt, scope: optInt },
-          },
-        },
+        routes: { type: "array", nullable: true, items: route },
       },
     },
     runtimeConfig: anyObject,

@@ -2,12 +2,9 @@
 // plugins/meta/portmap/main.go PortMapConf). Compiled into shared/config/gen/portmap.js by scripts/gen-validators.ts.
 // Only types are checked here; ranges, defaults and cross-key rules live in config.ts.
 import type { JSONSchemaType } from "ajv";
+import { optBool, optInt, optStr, optStrList } from "../../../shared/config/schema-parts.ts";
 import type { PortmapNetConf } from "./config.ts";
 
-const optBool = { type: "boolean", nullable: true } as const;
-const optInt = { type: "integer", nullable: true } as const;
-const optStr = { type: "string", nullable: true } as const;
-const optStrList = { type: "array", nullable: true, items: { type: "string" } } as const;
 
 const portmap: JSONSchemaType<PortmapNetConf> = {
   type: "object",
