@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join, resolve } from "node:path";
 import { markdownTable, svgPlot, type Row } from "./bench/harness.ts";
+import { containerdStartBench } from "./bench/containerd.ts";
 import { SCENARIOS, concurrencyCurve } from "./bench/scenarios.ts";
 
 const root = resolve(import.meta.dir, "..");
@@ -20,6 +21,14 @@ for (const s of SCENARIOS) {
   } catch (e) {
     skipped.push(`${s.name}: ${(e as Error).message.split("\n")[0]}`);
     console.error(`bench: ${s.name} failed: ${(e as Error).message}`);
+  }
+}
+if (!only || only === "containerd") {
+  try {
+    rows.push(...(await containerdStartBench(quick)));
+  } catch (e) {
+    skipped.push(`containerd ctr run: ${(e as Error).message.split("\n")[0]}`);
+    console.error(`bench: containerd failed: ${(e as Error).message}`);
   }
 }
 let curve: Awaited<ReturnType<typeof concurrencyCurve>> | undefined;
