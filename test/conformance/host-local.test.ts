@@ -6,18 +6,12 @@ import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestNetns } from "../helpers/netns.ts";
 import { REF_BIN, WEFT_BIN, runPlugin, tempDir, type PluginRun } from "../helpers/plugin.ts";
-import { NETWORK, hostLocalConf, reservations, resultIps, spawnHostLocal, storeFiles } from "../process/host-local-helpers.ts";
+import { type AsyncRun, NETWORK, hostLocalConf, reservations, resultIps, spawnHostLocal, storeFiles } from "../process/host-local-helpers.ts";
 
 const REF_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"] as const;
 
-interface Call {
-  command: string;
-  conf: unknown;
-  containerId?: string;
-  ifname?: string;
-  netns?: string;
-  args?: string;
-}
+/** One plugin call; the binary directory is chosen by ref()/weft(). */
+type Call = Omit<AsyncRun, "bin">;
 const ref = (c: Call): PluginRun => runPlugin({ binDir: REF_BIN, plugin: "host-local", ifname: "eth0", ...c });
 const weft = (c: Call): PluginRun => runPlugin({ binDir: WEFT_BIN, plugin: "host-local", ifname: "eth0", ...c });
 

@@ -14,6 +14,7 @@ import {
 } from "../../shared/netlink/index.ts";
 import { type NetnsHandle, type NotPromise, openNetnsFd, withNetns } from "../../shared/netns/index.ts";
 import { type TestNetns, createTestNetns, runIn, uniqueIfname } from "../helpers/netns.ts";
+import { thrown } from "../helpers/thrown.ts";
 
 /** Runs fn with a fresh Rtnl inside `ns`. */
 function inNs<T>(ns: TestNetns, fn: (r: Rtnl, host: NetnsHandle) => T): T {
@@ -21,16 +22,6 @@ function inNs<T>(ns: TestNetns, fn: (r: Rtnl, host: NetnsHandle) => T): T {
     using r = openRtnl();
     return fn(r, h) as NotPromise<T>;
   });
-}
-
-/** The error `fn` throws (fails the test when it does not throw). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected an exception");
 }
 
 function netlinkError(fn: () => unknown): NetlinkError {

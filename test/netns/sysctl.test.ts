@@ -5,15 +5,7 @@ import { openRtnl } from "../../shared/netlink/index.ts";
 import { withNetns } from "../../shared/netns/index.ts";
 import { InvalidSysctlKeyError, SysctlError, ensureSysctl, readSysctl, writeSysctl } from "../../shared/sysctl/index.ts";
 import { createTestNetns, uniqueIfname } from "../helpers/netns.ts";
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected an exception");
-}
+import { thrown } from "../helpers/thrown.ts";
 
 describe("sysctl inside a test netns", () => {
   test("readSysctl()/writeSysctl() act on the netns of the calling thread, in both key spellings", () => {
