@@ -9,6 +9,9 @@ export const optStrList = { type: "array", nullable: true, items: { type: "strin
 /** An object whose contents config.ts checks itself (or passes on untouched). */
 export const anyObject = { type: "object", nullable: true, required: [] } as const;
 
+/** The keys every plugin's network config starts with (CNI spec "Network configuration"), in this order. */
+export const netConfKeys = { cniVersion: optStr, name: { type: "string" }, type: optStr } as const;
+
 export const route = {
   type: "object",
   required: ["dst"],

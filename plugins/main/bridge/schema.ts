@@ -2,7 +2,7 @@
 // plugins/main/bridge/bridge.go NetConf). Compiled into shared/config/gen/bridge.js by scripts/gen-validators.ts.
 // Only types are checked here; ranges, defaults and cross-key rules live in config.ts.
 import type { JSONSchemaType } from "ajv";
-import { optBool, optInt, optStr, optStrList } from "../../../shared/config/schema-parts.ts";
+import { netConfKeys, optBool, optInt, optStr, optStrList } from "../../../shared/config/schema-parts.ts";
 import type { BridgeNetConf } from "./config.ts";
 
 
@@ -10,9 +10,7 @@ const bridge: JSONSchemaType<BridgeNetConf> = {
   type: "object",
   required: ["name"],
   properties: {
-    cniVersion: optStr,
-    name: { type: "string" },
-    type: optStr,
+    ...netConfKeys,
     bridge: optStr,
     isGateway: optBool,
     isDefaultGateway: optBool,

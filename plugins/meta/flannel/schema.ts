@@ -2,7 +2,7 @@
 // types.Route for `ipam.routes`). Compiled into shared/config/gen/flannel.js by scripts/gen-validators.ts.
 // Only types are checked here; defaults and the `delegate` rules live in config.ts and delegate-conf.ts.
 import type { JSONSchemaType } from "ajv";
-import { anyObject, optStr, route } from "../../../shared/config/schema-parts.ts";
+import { anyObject, netConfKeys, optStr, route } from "../../../shared/config/schema-parts.ts";
 import type { FlannelNetConf } from "./config.ts";
 
 
@@ -10,9 +10,7 @@ const flannel: JSONSchemaType<FlannelNetConf> = {
   type: "object",
   required: ["name"],
   properties: {
-    cniVersion: optStr,
-    name: { type: "string" },
-    type: optStr,
+    ...netConfKeys,
     subnetFile: optStr,
     dataDir: optStr,
     delegate: anyObject,

@@ -2,7 +2,7 @@
 // plugins/meta/portmap/main.go PortMapConf). Compiled into shared/config/gen/portmap.js by scripts/gen-validators.ts.
 // Only types are checked here; ranges, defaults and cross-key rules live in config.ts.
 import type { JSONSchemaType } from "ajv";
-import { optBool, optInt, optStr, optStrList } from "../../../shared/config/schema-parts.ts";
+import { netConfKeys, optBool, optInt, optStr, optStrList } from "../../../shared/config/schema-parts.ts";
 import type { PortmapNetConf } from "./config.ts";
 
 
@@ -10,9 +10,7 @@ const portmap: JSONSchemaType<PortmapNetConf> = {
   type: "object",
   required: ["name"],
   properties: {
-    cniVersion: optStr,
-    name: { type: "string" },
-    type: optStr,
+    ...netConfKeys,
     backend: optStr,
     snat: optBool,
     masqAll: optBool,
