@@ -1,8 +1,10 @@
 // The network config flanneld reads from `<prefix>/config` (pkg/subnet/config.go ParseConfig + CheckNetworkConfig,
-// pkg/backend/vxlan VXLANConfig): parse (keys case-insensitive, as Go's encoding/json), default, validate. IPv4 only.
+// pkg/backend/vxlan VXLANConfig): parse (keys case-insensitive, as Go's encoding/json), default, validate. IPv4, or
+// dual stack with EnableIPv6; IPv6-only needs flanneld's kube subnet manager (flannel#1539), which weft does not have.
 import gen from "../../shared/config/gen/node-netconf.js";
 import { parseConfig } from "../../shared/config/index.ts";
 import { type Cidr4, containsIp, formatIp4, mask, size, tryParseCidr4, tryParseIp4 } from "./ip4.ts";
+import { type Cidr6, containsIp6, formatIp6, mask6, size6, tryParseCidr6, tryParseIp6 } from "./ip6.ts";
 
 /** The config as JSON gives it (after key normalisation). */
 export interface NetConfRaw {
@@ -15,7 +17,10 @@ export interface NetConfRaw {
   /** @default false */
   EnableIPv6?: boolean;
   IPv6Network?: string;
+  /** @default 64 when IPv6Network is /62 or larger, else its prefix + 2 */
   IPv6SubnetLen?: number;
+  IPv6SubnetMin?: string;
+  IPv6SubnetMax?: string;
   EnableNFTables?: boolean;
   Backend?: BackendRaw;
 }
@@ -44,8 +49,18 @@ export interface NetConf {
   subnetMin: number;
   subnetMax: number;
   backend: { type: BackendType; vni: number; port: number; mtu?: number; directRouting: boolean; gbp: boolean };
+  /** The IPv6 half of a dual-stack network (EnableIPv6); absent for IPv4 only. */
+  ipv6?: NetConf6;
   /** Things worth a log line (a default weft chose differently from flanneld). */
   notes: string[];
+}
+
+export interface NetConf6 {
+  network: Cidr6;
+  subnetLen: number;
+  /** First and last subnet addresses a lease may take (inclusive). */
+  subnetMin: bigint;
+  subnetMax: bigint;
 }
 
 /** The config is missing, not JSON, or fails flanneld's checks. */
@@ -94,8 +109,14 @@ function ip(key: string, v: string): number {
 /** Defaults and flanneld's CheckNetworkConfig, in one place. @throws {NetConfError} */
 export function resolveNetConf(raw: NetConfRaw): NetConf {
   const notes: string[] = [];
-  if (raw.EnableIPv6) throw new NetConfError('Invalid network config: "EnableIPv6" is not supported by weft node yet (IPv4 only)');
-  if (raw.EnableIPv4 === false) throw new NetConfError('Invalid network config: "EnableIPv4" is false, but weft node supports only IPv4');
+  if (raw.EnableIPv4 === false) {
+    throw new NetConfError(
+      raw.EnableIPv6
+        ? 'Invalid network config: "EnableIPv4" is false, but an IPv6-only network needs a Kubernetes subnet manager (as in flanneld, flannel#1539): ' +
+            'the etcd and file stores key every lease by its IPv4 subnet. Keep "EnableIPv4" and set "Network" for a dual-stack network'
+        : 'Invalid network config: both "EnableIPv4" and "EnableIPv6" are off: enable at least IPv4',
+    );
+  }
   if (!raw.Network) throw new NetConfError('Invalid network config: "Network" is required (e.g. "10.244.0.0/16")');
   const network = cidr("Network", raw.Network);
   let subnetLen: number;
@@ -150,6 +171,42 @@ export function resolveNetConf(raw: NetConfRaw): NetConf {
     subnetMin,
     subnetMax,
     backend: { type, vni, port, ...(b.MTU ? { mtu: b.MTU } : {}), directRouting: b.DirectRouting ?? false, gbp: b.GBP ?? false },
+    ...(raw.EnableIPv6 ? { ipv6: resolveIpv6(raw) } : {}),
     notes,
   };
+}
+
+/** The IPv6 half of CheckNetworkConfig: IPv6SubnetLen (limit /126), Min/Max defaults, containment and alignment. */
+function resolveIpv6(raw: NetConfRaw): NetConf6 {
+  if (!raw.IPv6Network) throw new NetConfError('Invalid network config: "EnableIPv6" is set, so "IPv6Network" is required (e.g. "fd00:10::/48")');
+  const network = tryParseCidr6(raw.IPv6Network);
+  if (!network) throw new NetConfError(`Invalid network config: "IPv6Network" must be an IPv6 CIDR such as "fd00:10::/48", got "${raw.IPv6Network}"`);
+  let subnetLen: number;
+  if (raw.IPv6SubnetLen !== undefined && raw.IPv6SubnetLen !== 0) {
+    subnetLen = raw.IPv6SubnetLen;
+    if (subnetLen > 126) throw new NetConfError(`Invalid network config: "IPv6SubnetLen" ${subnetLen} is out of range: it must be at most 126`);
+    if (subnetLen < network.len + 2) {
+      throw new NetConfError(
+        `Invalid network config: "IPv6SubnetLen" ${subnetLen} is out of range: IPv6Network ${raw.IPv6Network} must hold at least four subnets, so IPv6SubnetLen must be at least ${network.len + 2}`,
+      );
+    }
+  } else if (network.len > 124) {
+    throw new NetConfError(`Invalid network config: IPv6Network ${raw.IPv6Network} is too small: the minimum useful prefix is /124`);
+  } else {
+    subnetLen = network.len <= 62 ? 64 : network.len + 2;
+  }
+  const step = size6(subnetLen);
+  const addr = (key: "IPv6SubnetMin" | "IPv6SubnetMax", fallback: bigint): bigint => {
+    const v = raw[key];
+    if (!v) return fallback;
+    const n = tryParseIp6(v);
+    if (n === undefined) throw new NetConfError(`Invalid network config: "${key}" must be an IPv6 address, got "${v}"`);
+    if (!containsIp6(network, n)) throw new NetConfError(`Invalid network config: "${key}" ${v} is not inside IPv6Network ${raw.IPv6Network}`);
+    if ((n & mask6(subnetLen)) !== n) throw new NetConfError(`Invalid network config: "${key}" ${formatIp6(n)} is not on a /${subnetLen} boundary`);
+    return n;
+  };
+  // as for IPv4, the first subnet is skipped: its ::0 would be the IPv6Network's own address
+  const subnetMin = addr("IPv6SubnetMin", network.ip + step);
+  const subnetMax = addr("IPv6SubnetMax", network.ip + size6(network.len) - step);
+  return { network, subnetLen, subnetMin, subnetMax };
 }

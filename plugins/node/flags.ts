@@ -14,6 +14,8 @@ export interface NodeFlags {
   /** Interface names or IPs, in order of preference. */
   iface: string[];
   publicIp?: string;
+  /** The IPv6 address other nodes reach this node at (dual stack); default: the interface's first global IPv6 address. */
+  publicIpv6?: string;
   /** @default false */
   ipMasq: boolean;
   /** @default true */
@@ -46,6 +48,7 @@ const DEFS: FlagDef[] = [
   { name: "subnet-file", key: "subnetFile", kind: "string", help: "file the flannel CNI plugin reads" },
   { name: "iface", key: "iface", kind: "list", help: "interface (name or IP) for inter-node traffic; repeatable" },
   { name: "public-ip", key: "publicIp", kind: "string", help: "IP address other nodes reach this node at" },
+  { name: "public-ipv6", key: "publicIpv6", kind: "string", help: "IPv6 address other nodes reach this node at (dual stack)" },
   { name: "ip-masq", key: "ipMasq", kind: "bool", help: "masquerade traffic leaving the pod network" },
   { name: "iptables-forward-rules", key: "iptablesForwardRules", kind: "bool", help: "accept forwarded pod traffic (FLANNEL-FWD)" },
   { name: "iptables-resync", key: "iptablesResync", kind: "int", help: "seconds between iptables checks" },

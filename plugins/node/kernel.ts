@@ -12,10 +12,21 @@ const NTF_SELF = 0x02;
 export interface LinkInfo extends NlLink {
   /** IPv4 addresses, "10.1.2.3/24". */
   addrs: string[];
+  /** Global IPv6 addresses (no link-local, no failed DAD), "fd00::1/64". */
+  addrs6: string[];
+}
+
+/** Global-scope IPv6 addresses whose DAD has not failed, per link index. */
+function globalAddrs6(rtnl: Rtnl, index?: number): { index: number; address: string }[] {
+  return rtnl.addrs({ family: 6, ...(index === undefined ? {} : { index }) }).filter((a) => a.scope === 0 && !a.dadFailed);
 }
 
 function withAddrs(rtnl: Rtnl, l: NlLink): LinkInfo {
-  return { ...l, addrs: rtnl.addrs({ family: 4, index: l.index }).map((a) => a.address) };
+  return {
+    ...l,
+    addrs: rtnl.addrs({ family: 4, index: l.index }).map((a) => a.address),
+    addrs6: globalAddrs6(rtnl, l.index).map((a) => a.address),
+  };
 }
 
 /** The link called `name` with its IPv4 addresses, or undefined. */
@@ -25,11 +36,13 @@ export function findLink(name: string): LinkInfo | undefined {
   return l && withAddrs(rtnl, l);
 }
 
-/** Every link with its IPv4 addresses. */
+/** Every link with its IPv4 and global IPv6 addresses. */
 export function listLinks(): LinkInfo[] {
   using rtnl = openRtnl();
   const addrs = rtnl.addrs({ family: 4 });
-  return rtnl.links().map((l) => ({ ...l, addrs: addrs.filter((a) => a.index === l.index).map((a) => a.address) }));
+  const addrs6 = globalAddrs6(rtnl);
+  const of = (list: { index: number; address: string }[], index: number) => list.filter((a) => a.index === index).map((a) => a.address);
+  return rtnl.links().map((l) => ({ ...l, addrs: of(addrs, l.index), addrs6: of(addrs6, l.index) }));
 }
 
 /** The interface of the IPv4 default route, if any. */
@@ -93,21 +106,30 @@ export function deleteLink(name: string): void {
   rtnl.deleteLink(name);
 }
 
-/** Puts `address` on the link, removes `remove`, and sets it up with `mtu`. @throws {NetlinkError} */
-export function ensureAddrAndUp(o: { name: string; address: string; remove: string[]; mtu: number }): void {
+/**
+ * Puts `address` on the link, removes `remove`, and sets it up with `mtu`. An IPv6 address skips DAD: it is a /128
+ * of our own lease, and a tentative address could not source host-to-pod traffic yet. @throws {NetlinkError}
+ */
+export function ensureAddrAndUp(o: { name: string; address: string; remove: string[]; mtu: number; family?: 4 | 6 }): void {
   using rtnl = openRtnl();
+  const family = o.family ?? 4;
   const l = rtnl.getLink(o.name);
   for (const a of o.remove) rtnl.delAddr({ index: l.index, address: a });
-  if (!rtnl.addrs({ family: 4, index: l.index }).some((a) => a.address === o.address)) rtnl.addAddr({ index: l.index, address: o.address });
+  if (!rtnl.addrs({ family, index: l.index }).some((a) => a.address === o.address)) {
+    rtnl.addAddr({ index: l.index, address: o.address, ...(family === 6 ? { nodad: true } : {}) });
+  }
   if (l.mtu !== o.mtu) rtnl.setMtu(l.index, o.mtu);
   if (!l.up) rtnl.setUp(l.index);
 }
 
-/** The main table's gateway routes, and the VXLAN device's permanent neighbours and FDB entries (plan.ts filters). */
-export function readState(vxlanDev: string | undefined): KernelState {
+/**
+ * The main table's gateway routes of `family`, and the VXLAN device's permanent neighbours and FDB entries (plan.ts
+ * filters).
+ */
+export function readState(vxlanDev: string | undefined, family: 4 | 6 = 4): KernelState {
   using rtnl = openRtnl();
   const names = new Map(rtnl.links().map((l) => [l.index, l.name]));
-  const routes = rtnl.routes({ family: 4, table: RouteTable.main }).flatMap((r): RouteEntry[] => {
+  const routes = rtnl.routes({ family, table: RouteTable.main }).flatMap((r): RouteEntry[] => {
     const dev = r.oif === undefined ? undefined : names.get(r.oif);
     return r.gw && dev ? [{ dst: r.dst, gw: r.gw, dev, onlink: r.onlink }] : [];
   });
@@ -117,7 +139,7 @@ export function readState(vxlanDev: string | undefined): KernelState {
   if (vx !== undefined) {
     const permanent = (s: number) => (s & NeighState.permanent) !== 0;
     neighs = rtnl
-      .neighs({ family: 4, index: vx })
+      .neighs({ family, index: vx })
       .filter((n) => n.dst && n.lladdr && permanent(n.state))
       .map((n) => ({ ip: n.dst!, mac: n.lladdr! }));
     fdb = rtnl
@@ -133,7 +155,7 @@ export function readState(vxlanDev: string | undefined): KernelState {
  * Every request is tried; the first failure (other than deleting something already gone) is thrown afterwards.
  * @throws {Error} naming the failed request
  */
-export function applyChanges(c: Changes, vxlanDev: string | undefined): void {
+export function applyChanges(c: Changes, vxlanDev: string | undefined, family: 4 | 6 = 4): void {
   using rtnl = openRtnl();
   const indexes = new Map(rtnl.links().map((l) => [l.name, l.index]));
   const index = (name: string) => {
@@ -149,7 +171,7 @@ export function applyChanges(c: Changes, vxlanDev: string | undefined): void {
       what.push(`delete route ${r.dst} via ${r.gw}`);
     }
     for (const n of c.delNeighs) {
-      b.delNeigh({ index: vx, family: 4, dst: n.ip });
+      b.delNeigh({ index: vx, family, dst: n.ip });
       what.push(`delete neighbour ${n.ip}`);
     }
     for (const f of c.delFdb) {
@@ -157,7 +179,7 @@ export function applyChanges(c: Changes, vxlanDev: string | undefined): void {
       what.push(`delete fdb ${f.mac} dst ${f.dst}`);
     }
     for (const n of c.addNeighs) {
-      b.setNeigh({ index: vx, family: 4, dst: n.ip, lladdr: n.mac, permanent: true });
+      b.setNeigh({ index: vx, family, dst: n.ip, lladdr: n.mac, permanent: true });
       what.push(`set neighbour ${n.ip} ${n.mac}`);
     }
     for (const f of c.addFdb) {

@@ -19,6 +19,8 @@ const netconf: JSONSchemaType<NetConfRaw> = {
     EnableIPv6: optBool,
     IPv6Network: optStr,
     IPv6SubnetLen: optInt,
+    IPv6SubnetMin: optStr,
+    IPv6SubnetMax: optStr,
     EnableNFTables: optBool,
     Backend: {
       type: "object",

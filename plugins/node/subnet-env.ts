@@ -3,19 +3,26 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type Cidr4, formatCidr4, formatIp4, tryParseCidr4 } from "./ip4.ts";
+import { type Cidr6, type LeaseKey, formatCidr6, formatIp6, tryParseCidr6 } from "./ip6.ts";
 
 export interface SubnetEnv {
   network: Cidr4;
   subnet: Cidr4;
+  /** Dual stack: FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET. */
+  ipv6?: { network: Cidr6; subnet: Cidr6 };
   mtu: number;
   ipMasq: boolean;
 }
 
-/** The file's text: `FLANNEL_SUBNET` is the subnet's first host address with the subnet's length, as flanneld writes it. */
+/**
+ * The file's text: `FLANNEL_SUBNET` (and `FLANNEL_IPV6_SUBNET`) is the subnet's first host address with the subnet's
+ * length, as flanneld writes it; the IPv6 lines follow the IPv4 ones.
+ */
 export function formatSubnetEnv(e: SubnetEnv): string {
   return (
     `FLANNEL_NETWORK=${formatCidr4(e.network)}\n` +
     `FLANNEL_SUBNET=${formatIp4((e.subnet.ip + 1) >>> 0)}/${e.subnet.len}\n` +
+    (e.ipv6 ? `FLANNEL_IPV6_NETWORK=${formatCidr6(e.ipv6.network)}\nFLANNEL_IPV6_SUBNET=${formatIp6(e.ipv6.subnet.ip + 1n)}/${e.ipv6.subnet.len}\n` : "") +
     `FLANNEL_MTU=${e.mtu}\n` +
     `FLANNEL_IPMASQ=${e.ipMasq}\n`
   );
@@ -41,6 +48,20 @@ export function writeSubnetEnv(path: string, e: SubnetEnv): void {
  * is missing or holds none. A comma list with more than one entry is ignored, as flanneld ignores it.
  */
 export function readPreviousSubnet(path: string): Cidr4 | undefined {
+  const v = readValue(path, "FLANNEL_SUBNET");
+  return v === undefined ? undefined : tryParseCidr4(v);
+}
+
+/** Both subnets of an existing subnet.env (FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET), each only when present and valid. */
+export function readPreviousSubnets(path: string): Partial<LeaseKey> {
+  const subnet = readPreviousSubnet(path);
+  const v6 = readValue(path, "FLANNEL_IPV6_SUBNET");
+  const ipv6Subnet = v6 === undefined ? undefined : tryParseCidr6(v6);
+  return { ...(subnet ? { subnet } : {}), ...(ipv6Subnet ? { ipv6Subnet } : {}) };
+}
+
+/** The single value of `key`, or undefined (no file, no key, or a comma list). */
+function readValue(path: string, key: string): string | undefined {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -48,11 +69,10 @@ export function readPreviousSubnet(path: string): Cidr4 | undefined {
     return undefined;
   }
   for (const line of text.split("\n")) {
-    const m = /^\s*FLANNEL_SUBNET\s*=\s*"?([^"\s]*)"?\s*$/.exec(line);
-    if (!m) continue;
-    const parts = m[1]!.split(",");
-    if (parts.length !== 1) return undefined;
-    return tryParseCidr4(parts[0]!);
+    const m = /^\s*([A-Z0-9_]+)\s*=\s*"?([^"\s]*)"?\s*$/.exec(line);
+    if (!m || m[1] !== key) continue;
+    const parts = m[2]!.split(",");
+    return parts.length === 1 ? parts[0]! : undefined;
   }
   return undefined;
 }

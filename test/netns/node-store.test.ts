@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatCidr4, tryParseCidr4 } from "../../plugins/node/ip4.ts";
+import { leaseKey, tryParseCidr6 } from "../../plugins/node/ip6.ts";
 import { FileStore } from "../../plugins/node/store/file-store.ts";
 import { EtcdStore } from "../../plugins/node/store/etcd-store.ts";
 import type { Lease, Store } from "../../plugins/node/store/store.ts";
@@ -12,7 +13,7 @@ import { BUN, waitFor } from "../node/cluster.ts";
 import { TestEtcd, ensureEtcdInstalled } from "../node/etcd.ts";
 import { ROOT } from "../helpers/plugin.ts";
 
-const cidr = (s: string) => tryParseCidr4(s)!;
+const cidr = (s: string) => ({ subnet: tryParseCidr4(s)! });
 const attrs = (ip: string) => ({ PublicIP: ip, PublicIPv6: null, BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: "02:00:00:00:00:01" } });
 const CONFIG = JSON.stringify({ Network: "10.7.0.0/16", SubnetLen: 24, Backend: { Type: "vxlan" } });
 
@@ -93,6 +94,26 @@ describe.each(Object.keys(harnesses))("%s store", (kind) => {
     await store.deleteLease(cidr("10.7.3.0/24"));
     await store.deleteLease(cidr("10.7.3.0/24")); // absent is fine
     expect(await store.listLeases()).toEqual([]);
+  });
+
+  test("dual stack: the key carries the IPv6 subnet (flannel's `<v4>-<len>&<v6>-<len>`); a lease holding the IPv4 subnet blocks a create with or without an IPv6 part", async () => {
+    const { store } = make();
+    const dual = { subnet: tryParseCidr4("10.7.6.0/24")!, ipv6Subnet: tryParseCidr6("fd00:7:0:6::/64")! };
+    const a6 = { ...attrs("192.0.2.6"), PublicIPv6: "fd00:192::6", BackendV6Data: { VNI: 1, VtepMAC: "02:00:00:00:00:06" } };
+    expect(await store.createLease(dual, a6, 86400)).toBeNumber();
+    expect(await store.createLease({ subnet: dual.subnet }, attrs("192.0.2.7"), 86400)).toBeUndefined();
+    expect(await store.createLease({ subnet: dual.subnet, ipv6Subnet: tryParseCidr6("fd00:7:0:7::/64")! }, a6, 86400)).toBeUndefined();
+    const [l, ...rest] = await store.listLeases();
+    expect(rest).toEqual([]);
+    expect(l && leaseKey(l)).toBe("10.7.6.0-24&fd00:7:0:6::-64");
+    expect(l!.attrs).toEqual(a6);
+    await store.putLease(dual, { ...a6, PublicIP: "192.0.2.8" }, 86400);
+    expect((await store.listLeases()).map((x) => [leaseKey(x), x.attrs.PublicIP])).toEqual([["10.7.6.0-24&fd00:7:0:6::-64", "192.0.2.8"]]);
+    await store.deleteLease(dual);
+    expect(await store.listLeases()).toEqual([]);
+    // an IPv4-only lease blocks a dual-stack create of its IPv4 subnet too
+    expect(await store.createLease({ subnet: dual.subnet }, attrs("192.0.2.7"), 86400)).toBeNumber();
+    expect(await store.createLease(dual, a6, 86400)).toBeUndefined();
   });
 
   test("a key without a TTL is a reservation: listed without expiry and never taken by createLease()", async () => {

@@ -3,7 +3,8 @@
 // compiled binary (the etcd3 npm package loads .proto files from node_modules; flannel-daemon.md §4.4). Keys and
 // values as flanneld v0.18+ (pkg/subnet/etcd/registry.go). JSON gateway quirks: keys/values are base64, int64 fields
 // are strings, proto3 defaults are omitted (no `succeeded` = false, no event `type` = PUT).
-import { type Cidr4, subnetKey, tryParseSubnetKey } from "../ip4.ts";
+import { subnetKey } from "../ip4.ts";
+import { type LeaseKey, leaseKey, tryParseLeaseKey } from "../ip6.ts";
 import { Backoff, sleep } from "../util.ts";
 import { type Lease, type LeaseAttrs, type Store, StoreUnavailableError } from "./store.ts";
 
@@ -92,8 +93,8 @@ export class EtcdStore implements Store {
   }
 
   #toLease(kv: Kv): Lease | undefined {
-    const subnet = tryParseSubnetKey(unb64(kv.key).slice(this.#subnets.length));
-    if (!subnet) return undefined;
+    const k = tryParseLeaseKey(unb64(kv.key).slice(this.#subnets.length));
+    if (!k) return undefined;
     let attrs: LeaseAttrs;
     try {
       attrs = JSON.parse(unb64(kv.value)) as LeaseAttrs;
@@ -104,7 +105,7 @@ export class EtcdStore implements Store {
     // etcd deletes leased keys itself, so the exact expiry is not needed: a key with an etcd lease is "live";
     // a key without one is a reservation (flannel#1329)
     const leased = kv.lease !== undefined && kv.lease !== "0";
-    return { subnet, attrs, ...(leased ? { expiresAt: Number.POSITIVE_INFINITY } : {}) };
+    return { ...k, attrs, ...(leased ? { expiresAt: Number.POSITIVE_INFINITY } : {}) };
   }
 
   async listLeases(): Promise<Lease[]> {
@@ -117,11 +118,14 @@ export class EtcdStore implements Store {
     return r.ID;
   }
 
-  async createLease(subnet: Cidr4, attrs: LeaseAttrs, ttlSec: number): Promise<number | undefined> {
+  async createLease(k: LeaseKey, attrs: LeaseAttrs, ttlSec: number): Promise<number | undefined> {
     const id = await this.#grant(ttlSec);
-    const key = b64(this.#subnets + subnetKey(subnet));
+    const key = b64(this.#subnets + leaseKey(k));
+    // no key for this IPv4 subnet, with or without an IPv6 part: the range [`<v4>-<len>`, `<v4>-<len>'`) holds
+    // exactly `<v4>-<len>` and `<v4>-<len>&…` ("'" follows "&"), and a VERSION compare on an empty range holds
+    const v4 = this.#subnets + subnetKey(k.subnet);
     const r = await this.#call<{ succeeded?: boolean }>("/v3/kv/txn", {
-      compare: [{ target: "VERSION", key, version: "0", result: "EQUAL" }],
+      compare: [{ target: "VERSION", key: b64(v4), range_end: b64(`${v4}'`), version: "0", result: "EQUAL" }],
       success: [{ request_put: { key, value: b64(JSON.stringify(attrs)), lease: id } }],
     });
     if (r.succeeded) return Date.now() + ttlSec * 1000;
@@ -129,15 +133,15 @@ export class EtcdStore implements Store {
     return undefined;
   }
 
-  async putLease(subnet: Cidr4, attrs: LeaseAttrs, ttlSec: number): Promise<number> {
+  async putLease(k: LeaseKey, attrs: LeaseAttrs, ttlSec: number): Promise<number> {
     // flanneld's renewal: a fresh lease and a put; the old lease expires with no key attached
     const id = await this.#grant(ttlSec);
-    await this.#call("/v3/kv/put", { key: b64(this.#subnets + subnetKey(subnet)), value: b64(JSON.stringify(attrs)), lease: id });
+    await this.#call("/v3/kv/put", { key: b64(this.#subnets + leaseKey(k)), value: b64(JSON.stringify(attrs)), lease: id });
     return Date.now() + ttlSec * 1000;
   }
 
-  async deleteLease(subnet: Cidr4): Promise<void> {
-    await this.#call("/v3/kv/deleterange", { key: b64(this.#subnets + subnetKey(subnet)) });
+  async deleteLease(k: LeaseKey): Promise<void> {
+    await this.#call("/v3/kv/deleterange", { key: b64(this.#subnets + leaseKey(k)) });
   }
 
   async watchLeases(onLeases: (leases: Lease[]) => void, onError: (e: Error) => void, signal: AbortSignal): Promise<void> {

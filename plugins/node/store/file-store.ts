@@ -1,17 +1,20 @@
 // The embedded lease store: a directory shared by every `weft node` on one machine (demo, tests). Layout:
 // `<dir>/config` (the network config, as etcd's `<prefix>/config`), `<dir>/subnets/<a.b.c.d>-<len>` (one file per
-// lease: `{"Subnet","Attrs","Expiration"}`, no Expiration = a reservation), `<dir>/lock` (flock(2) taken around every
+// lease, named as flannel's etcd key, `…&<v6>-<len>` on a dual-stack network: `{"Subnet","IPv6Subnet"?,"Attrs",
+// "Expiration"}`, no Expiration = a reservation), `<dir>/lock` (flock(2) taken around every
 // change, so expired-lease cleanup never races a create). A lease file is made by link(2) of a complete temp file:
 // it is absent or whole, never empty.
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, watch, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LOCK_EX, LOCK_UN, flock } from "../../../shared/sys/libc.ts";
-import { type Cidr4, formatCidr4, subnetKey, tryParseSubnetKey } from "../ip4.ts";
+import { formatCidr4 } from "../ip4.ts";
+import { type LeaseKey, formatCidr6, leaseKey, overlaps6, sameKey, tryParseLeaseKey } from "../ip6.ts";
 import { sleep } from "../util.ts";
 import { type Lease, type LeaseAttrs, type Store, StoreUnavailableError } from "./store.ts";
 
 interface LeaseFile {
   Subnet: string;
+  IPv6Subnet?: string;
   Attrs: LeaseAttrs;
   Expiration?: string;
 }
@@ -63,8 +66,8 @@ export class FileStore implements Store {
   }
 
   #read(name: string): Lease | undefined {
-    const subnet = tryParseSubnetKey(name);
-    if (!subnet) return undefined;
+    const k = tryParseLeaseKey(name);
+    if (!k) return undefined;
     let f: LeaseFile;
     try {
       f = JSON.parse(readFileSync(join(this.#subnets, name), "utf8")) as LeaseFile;
@@ -73,7 +76,7 @@ export class FileStore implements Store {
     }
     if (typeof f !== "object" || f === null || typeof f.Attrs !== "object" || f.Attrs === null) return undefined;
     const expiresAt = f.Expiration === undefined ? undefined : Date.parse(f.Expiration);
-    return { subnet, attrs: f.Attrs, ...(expiresAt === undefined ? {} : { expiresAt }) };
+    return { ...k, attrs: f.Attrs, ...(expiresAt === undefined ? {} : { expiresAt }) };
   }
 
   #list(now: number): { live: Lease[]; expired: Lease[] } {
@@ -100,28 +103,37 @@ export class FileStore implements Store {
     const { live, expired } = this.#list(Date.now());
     if (expired.length > 0) {
       this.#locked(() => {
-        for (const l of this.#list(Date.now()).expired) rmSync(join(this.#subnets, subnetKey(l.subnet)), { force: true });
+        for (const l of this.#list(Date.now()).expired) rmSync(join(this.#subnets, leaseKey(l)), { force: true });
       });
     }
     return live;
   }
 
-  #writeTemp(subnet: Cidr4, attrs: LeaseAttrs, expiresAt: number): string {
-    const tmp = join(this.#subnets, `.${subnetKey(subnet)}.${process.pid}.tmp`);
-    const body: LeaseFile = { Subnet: formatCidr4(subnet), Attrs: attrs, Expiration: new Date(expiresAt).toISOString() };
+  #writeTemp(k: LeaseKey, attrs: LeaseAttrs, expiresAt: number): string {
+    const tmp = join(this.#subnets, `.${leaseKey(k)}.${process.pid}.tmp`);
+    const body: LeaseFile = {
+      Subnet: formatCidr4(k.subnet),
+      ...(k.ipv6Subnet ? { IPv6Subnet: formatCidr6(k.ipv6Subnet) } : {}),
+      Attrs: attrs,
+      Expiration: new Date(expiresAt).toISOString(),
+    };
     writeFileSync(tmp, JSON.stringify(body), { mode: 0o644 });
     return tmp;
   }
 
-  async createLease(subnet: Cidr4, attrs: LeaseAttrs, ttlSec: number): Promise<number | undefined> {
+  async createLease(k: LeaseKey, attrs: LeaseAttrs, ttlSec: number): Promise<number | undefined> {
     return this.#locked(() => {
-      const path = join(this.#subnets, subnetKey(subnet));
+      const path = join(this.#subnets, leaseKey(k));
       const now = Date.now();
-      const existing = this.#read(subnetKey(subnet));
-      if (existing && (existing.expiresAt === undefined || existing.expiresAt > now)) return undefined;
+      // taken: a live lease with our IPv4 subnet (whatever its IPv6 part) or an overlapping IPv6 subnet
+      const { live, expired } = this.#list(now);
+      const clash = (l: Lease) =>
+        (l.subnet.ip === k.subnet.ip && l.subnet.len === k.subnet.len) || (!!k.ipv6Subnet && !!l.ipv6Subnet && overlaps6(k.ipv6Subnet, l.ipv6Subnet));
+      if (live.some(clash)) return undefined;
+      for (const l of expired) if (clash(l) || sameKey(l, k)) rmSync(join(this.#subnets, leaseKey(l)), { force: true });
       rmSync(path, { force: true });
       const expiresAt = now + ttlSec * 1000;
-      const tmp = this.#writeTemp(subnet, attrs, expiresAt);
+      const tmp = this.#writeTemp(k, attrs, expiresAt);
       try {
         linkSync(tmp, path);
       } catch (e) {
@@ -134,16 +146,16 @@ export class FileStore implements Store {
     });
   }
 
-  async putLease(subnet: Cidr4, attrs: LeaseAttrs, ttlSec: number): Promise<number> {
+  async putLease(k: LeaseKey, attrs: LeaseAttrs, ttlSec: number): Promise<number> {
     return this.#locked(() => {
       const expiresAt = Date.now() + ttlSec * 1000;
-      renameSync(this.#writeTemp(subnet, attrs, expiresAt), join(this.#subnets, subnetKey(subnet)));
+      renameSync(this.#writeTemp(k, attrs, expiresAt), join(this.#subnets, leaseKey(k)));
       return expiresAt;
     });
   }
 
-  async deleteLease(subnet: Cidr4): Promise<void> {
-    this.#locked(() => rmSync(join(this.#subnets, subnetKey(subnet)), { force: true }));
+  async deleteLease(k: LeaseKey): Promise<void> {
+    this.#locked(() => rmSync(join(this.#subnets, leaseKey(k)), { force: true }));
   }
 
   async watchLeases(onLeases: (leases: Lease[]) => void, onError: (e: Error) => void, signal: AbortSignal): Promise<void> {

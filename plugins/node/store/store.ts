@@ -1,18 +1,25 @@
 // The lease store the node daemon talks to: one interface, two implementations (etcd v3 over its JSON gateway,
 // and a directory on disk). Leases carry flanneld's value JSON (pkg/lease/lease.go LeaseAttrs) unchanged.
 import type { Cidr4 } from "../ip4.ts";
+import type { Cidr6, LeaseKey } from "../ip6.ts";
 
-/** flanneld's lease value, key for key: `{"PublicIP":…,"PublicIPv6":null,"BackendType":…,"BackendData":{…}}`. */
+/**
+ * flanneld's lease value, key for key and in its order: `{"PublicIP":…,"PublicIPv6":null,"BackendType":…,
+ * "BackendData":{…}}`, plus `"BackendV6Data"` (the flannel-v6.<VNI> VTEP) on a dual-stack network.
+ */
 export interface LeaseAttrs {
   PublicIP: string;
   PublicIPv6?: string | null;
   BackendType: string;
   BackendData?: { VNI?: number; VtepMAC?: string } | null;
+  BackendV6Data?: { VNI?: number; VtepMAC?: string } | null;
   [other: string]: unknown;
 }
 
 export interface Lease {
   subnet: Cidr4;
+  /** The IPv6 half of a dual-stack lease (from the key's `&<v6>-<len>` part). */
+  ipv6Subnet?: Cidr6;
   attrs: LeaseAttrs;
   /** ms since the epoch; undefined for a reservation (a key without a TTL), which never expires. */
   expiresAt?: number;
@@ -34,14 +41,14 @@ export interface Store {
   /** Every live lease and reservation. @throws {StoreUnavailableError} */
   listLeases(): Promise<Lease[]>;
   /**
-   * Creates the lease only if no key exists for `subnet` (atomically); returns its expiry, or undefined when the
-   * subnet is taken. @throws {StoreUnavailableError}
+   * Creates the lease only if no lease holds its IPv4 subnet (with or without an IPv6 part; atomically); returns its
+   * expiry, or undefined when the subnet is taken. @throws {StoreUnavailableError}
    */
-  createLease(subnet: Cidr4, attrs: LeaseAttrs, ttlSec: number): Promise<number | undefined>;
+  createLease(key: LeaseKey, attrs: LeaseAttrs, ttlSec: number): Promise<number | undefined>;
   /** Writes the lease with a fresh TTL whatever is there (flanneld's updateSubnet). @throws {StoreUnavailableError} */
-  putLease(subnet: Cidr4, attrs: LeaseAttrs, ttlSec: number): Promise<number>;
+  putLease(key: LeaseKey, attrs: LeaseAttrs, ttlSec: number): Promise<number>;
   /** Deletes the lease; absent is fine. @throws {StoreUnavailableError} */
-  deleteLease(subnet: Cidr4): Promise<void>;
+  deleteLease(key: LeaseKey): Promise<void>;
   /**
    * Calls `onLeases` with the full list of leases now and after every change until `signal` aborts. Connection
    * problems are retried with backoff and reported through `onError`; the promise settles when aborted.
