@@ -30,7 +30,9 @@ describe("concurrency", () => {
     const node = makeNode(trial, "conc");
     const pods: Pod[] = Array.from({ length: PODS }, (_, i) => ({ cid: `conc${process.pid}x${i}`, netns: trial.netns(`cp${i}`), hostPort: 32000 + i }));
 
+    const t0 = performance.now();
     const adds = await Promise.all(pods.map((p) => addPod(node, p)));
+    const addWall = performance.now() - t0;
     const failed = adds.map((r, i) => (listOk(r) ? "" : `${pods[i]!.cid}: ${describeRun(r)}`)).filter(Boolean);
     expect(failed).toEqual([]);
     const ips = adds.map((r) => String((r.result?.ips as Array<{ address: string }> | undefined)?.[0]?.address ?? "").split("/")[0] ?? "");
@@ -59,7 +61,11 @@ describe("concurrency", () => {
       await Promise.all(servers.map((s) => s.exited));
     }
 
+    const t1 = performance.now();
     const dels = await Promise.all(pods.map((p) => delPod(node, p)));
+    const delWall = performance.now() - t1;
+    const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!.toFixed(0);
+    console.log(`${PODS} pods at once: ADD wall ${addWall.toFixed(0)} ms (per pod p50 ${pct(adds.map((r) => r.ms), 0.5)} / p95 ${pct(adds.map((r) => r.ms), 0.95)} ms), DEL wall ${delWall.toFixed(0)} ms (p50 ${pct(dels.map((r) => r.ms), 0.5)} / p95 ${pct(dels.map((r) => r.ms), 0.95)} ms)`);
     expect(dels.map((r, i) => (listOk(r) ? "" : `${pods[i]!.cid}: ${describeRun(r)}`)).filter(Boolean)).toEqual([]);
     const after = natSave(node.host.name);
     expect({
