@@ -14,7 +14,7 @@ import { PLUGINS } from "./node.ts";
 
 beforeAll(refuseLeftovers);
 
-const RUNS = count(24, 300);
+const RUNS = count(20, 300);
 const VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 const PREV = {
   cniVersion: "1.0.0",
