@@ -1,7 +1,8 @@
 // `weft node` end to end: three "node" namespaces on an underlay bridge, each running the daemon as a process, pods
-// as namespaces on each node's cni0. VXLAN and host-gw × file store and etcd (etcd runs inside the underlay netns).
+// as namespaces on each node's cni0. VXLAN and host-gw × file store and etcd (etcd runs inside the underlay netns),
+// and one dual-stack VXLAN cluster (IPv6 underlay fd00:192::/64, pods reach each other over IPv6).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runIn } from "../helpers/netns.ts";
 import { BUN, Cluster, NODE_ENTRY, sh, waitFor } from "../node/cluster.ts";
@@ -228,4 +229,65 @@ describe("lease loss, health and rules", () => {
     // node 2 sees the lease come back and still routes to it
     await waitFor("node 2 route to node 1", () => routes(c, 2).includes(`${net} via`), 3000);
   }, 30_000);
+});
+
+describe("dual stack, vxlan, file store", () => {
+  test("three nodes lease an IPv4 and an IPv6 subnet each; pods reach each other over IPv6 TCP through flannel-v6.1 on the IPv6 underlay", async () => {
+    await using c = new Cluster(3, { ipv6: true });
+    await using store = await makeStore("file", c);
+    store.setConfig({ Network: "10.9.0.0/16", EnableIPv6: true, IPv6Network: "fd00:10::/48", Backend: { Type: "vxlan" } });
+    await startAll(c, store, 3);
+    await converged(c, 3);
+    const env = (i: number) => readFileSync(c.nodes[i - 1]!.subnetFile, "utf8");
+    const subs6 = [1, 2, 3].map((i) => /FLANNEL_IPV6_SUBNET=(fd00:10:0:[0-9a-f]+::)1\/64\n/.exec(env(i))?.[1]);
+    expect(subs6.every((s) => s !== undefined)).toBe(true);
+    expect(new Set(subs6).size).toBe(3);
+    // flanneld's line order; MTU = uplink 1500 - 70 (flannel-v6.1 on the IPv6 underlay), the smaller of the two devices
+    expect(env(1)).toMatch(/^FLANNEL_NETWORK=10\.9\.0\.0\/16\nFLANNEL_SUBNET=\S+\nFLANNEL_IPV6_NETWORK=fd00:10::\/48\nFLANNEL_IPV6_SUBNET=\S+\nFLANNEL_MTU=1430\nFLANNEL_IPMASQ=false\n$/);
+    // the lease key carries the IPv6 part, and the value PublicIPv6 and BackendV6Data (flanneld's layout)
+    const dir = join(c.tmp.path, "store", "subnets");
+    const names = readdirSync(dir).filter((n) => !n.startsWith("."));
+    expect(names.length).toBe(3);
+    for (const n of names) expect(n).toMatch(/^10\.9\.\d+\.0-24&fd00:10:0:[0-9a-f]+::-64$/);
+    const lease1 = JSON.parse(readFileSync(join(dir, names.find((n) => n.startsWith(c.subnetOf(1)!.replace(/\.1\/24$/, ".0-24&")))!), "utf8")).Attrs;
+    expect(Object.keys(lease1)).toEqual(["PublicIP", "PublicIPv6", "BackendType", "BackendData", "BackendV6Data"]);
+    expect(lease1.PublicIPv6).toBe("fd00:192::1");
+    const link6 = runIn(c.nodes[0]!.ns.name, ["ip", "-d", "link", "show", "flannel-v6.1"]).stdout;
+    expect(link6).toContain("mtu 1430");
+    expect(link6).toContain("local fd00:192::1");
+    expect(link6.toLowerCase()).toContain(lease1.BackendV6Data.VtepMAC.toLowerCase());
+
+    // every node routes to the others' IPv6 subnets on flannel-v6.1 (neighbour + FDB first, route last)
+    const routes6 = (i: number) => runIn(c.nodes[i - 1]!.ns.name, ["ip", "-6", "route", "show"]).stdout;
+    await waitFor("IPv6 routes to every peer", () =>
+      [1, 2, 3].every((i) => subs6.every((s, j) => j === i - 1 || routes6(i).includes(`${s}/64 via ${s} dev flannel-v6.1`))),
+    );
+    await c.nodes[0]!.proc!.waitLog(/data plane \(IPv6\): 2 peers; added \d+ routes/);
+    for (let i = 1; i <= 3; i++) sh(c.nodes[i - 1]!.ns.name, ["ip6tables", "-w", "-I", "INPUT", "-p", "udp", "--dport", "8472", "-j", "ACCEPT"]);
+    const pods = [1, 2, 3].map((i) => c.addPod(i));
+    await Promise.all(pods.map((p) => c.serve(p)));
+    for (const [a, b] of [[0, 1], [1, 2], [2, 0]] as const) {
+      expect(c.tcp(pods[a]!, pods[b]!, 2000, pods[b]!.ip6!)).toBe(`pong from ${pods[b]!.ip}`);
+    }
+    expect(c.tcp(pods[0]!, pods[1]!)).toBe(`pong from ${pods[1]!.ip}`); // IPv4 still works beside it
+    // the IPv6 traffic crossed the underlay as VXLAN over IPv6
+    for (let i = 1; i <= 3; i++) {
+      const line = runIn(c.nodes[i - 1]!.ns.name, ["ip6tables", "-w", "-L", "INPUT", "-v", "-x", "-n"]).stdout.split("\n").find((l) => l.includes("dpt:8472"));
+      expect(Number(line?.trim().split(/\s+/)[0] ?? -1)).toBeGreaterThan(0);
+    }
+    // ip6tables FLANNEL-FWD for IPv6Network, and status in sync for both families
+    expect(runIn(c.nodes[0]!.ns.name, ["ip6tables", "-w", "-S", "FLANNEL-FWD"]).stdout).toContain("-A FLANNEL-FWD -s fd00:10::/48");
+    const st = runIn(c.nodes[0]!.ns.name, [BUN, NODE_ENTRY, "status", "--iface", "eth0", ...store.flags]);
+    expect(st.stdout).toContain("ipv6:     2 peers");
+    expect(st.stdout).toContain("in sync");
+    expect(st.exitCode).toBe(0);
+
+    // node 3's lease goes: its IPv6 route, neighbour and FDB entry go from the others within 2 s
+    await c.nodes[2]!.proc!.stop();
+    rmSync(join(dir, names.find((n) => n.includes(`&${subs6[2]}-64`))!));
+    await waitFor("IPv6 route removal", () => !routes6(1).includes(`${subs6[2]}/64`) && !routes6(2).includes(`${subs6[2]}/64`), 2000);
+    expect(runIn(c.nodes[0]!.ns.name, ["ip", "-6", "neigh", "show", "dev", "flannel-v6.1"]).stdout).not.toContain(subs6[2]!);
+    expect(runIn(c.nodes[0]!.ns.name, ["bridge", "fdb", "show", "dev", "flannel-v6.1"]).stdout).not.toContain("fd00:192::3");
+    expect(c.tcp(pods[0]!, pods[1]!, 2000, pods[1]!.ip6!)).toBe(`pong from ${pods[1]!.ip}`);
+  }, 40_000);
 });

@@ -1,6 +1,7 @@
 // Test harness for `weft node`: an "underlay" namespace holding a bridge, N "node" namespaces attached to it by veth
 // (192.0.2.<i>/24 on eth0, addresses only inside the test's namespaces), `weft node` run in each as a process
-// (`ip netns exec`), and pods as namespaces + veth on a per-node cni0 built from that node's subnet.env.
+// (`ip netns exec`), and pods as namespaces + veth on a per-node cni0 built from that node's subnet.env. With
+// `{ ipv6: true }` the underlay also carries fd00:192::<i>/64 and pods get an IPv6 address from FLANNEL_IPV6_SUBNET.
 // Everything is stopped by PID and deleted on dispose.
 import type { Subprocess } from "bun";
 import { readFileSync } from "node:fs";
@@ -73,6 +74,8 @@ export interface Node {
 export interface Pod {
   ns: TestNetns;
   ip: string;
+  /** The pod's IPv6 address (a dual-stack cluster). */
+  ip6?: string;
   server?: Subprocess;
 }
 
@@ -84,7 +87,10 @@ export class Cluster implements AsyncDisposable {
   readonly tmp = tempDir("node");
   #disposables = new DisposableStack();
 
-  constructor(n: number) {
+  readonly ipv6: boolean;
+
+  constructor(n: number, o: { ipv6?: boolean } = {}) {
+    this.ipv6 = o.ipv6 ?? false;
     const d = this.#disposables;
     this.underlay = d.use(createTestNetns("ul"));
     // br0 carries 192.0.2.254: the address of the test's etcd, which runs inside the underlay namespace
@@ -114,7 +120,20 @@ export class Cluster implements AsyncDisposable {
       ["ip", "link", "set", "lo", "up"],
       ["sysctl", "-qw", "net.ipv4.ip_forward=1"],
     );
+    if (this.ipv6) {
+      // nodad: the address is usable at once (a tentative address cannot be a VXLAN source yet)
+      sh(ns.name, ["ip", "-6", "addr", "add", `fd00:192::${i}/64`, "dev", "eth0", "nodad"], ["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+      this.#noDad(ns.name);
+    }
     this.nodes.push({ i, ns, ip, subnetFile: join(this.tmp.path, `subnet-${i}.env`) });
+  }
+
+  /**
+   * No DAD on links made from now on in `ns` (cni0, veths): a link-local address still tentative on a fresh veth
+   * delayed the first IPv6 packets by a second or more (a lost SYN), which is not what the test is about.
+   */
+  #noDad(ns: string): void {
+    sh(ns, ["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"], ["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"]);
   }
 
   /** Starts `weft node` on node `i` (1-based) with the given store and extra flags. */
@@ -144,6 +163,7 @@ export class Cluster implements AsyncDisposable {
     const base = gw.split(".").slice(0, 3).join(".");
     const ip = `${base}.${host}`;
     const ns = this.#disposables.use(createTestNetns(`p${i}`));
+    if (this.ipv6) this.#noDad(ns.name);
     if (runIn(node.ns.name, ["ip", "link", "show", "cni0"]).exitCode !== 0) {
       sh(node.ns.name, ["ip", "link", "add", "cni0", "mtu", mtu, "type", "bridge"], ["ip", "addr", "add", `${gw}/${len}`, "dev", "cni0"], ["ip", "link", "set", "cni0", "up"]);
     }
@@ -155,22 +175,32 @@ export class Cluster implements AsyncDisposable {
     );
     sh(ns.name, ["ip", "addr", "add", `${ip}/${len}`, "dev", "eth0"], ["ip", "link", "set", "eth0", "up"], ["ip", "link", "set", "lo", "up"], ["ip", "route", "add", "default", "via", gw]);
     const pod: Pod = { ns, ip };
+    const sub6 = /FLANNEL_IPV6_SUBNET=(\S+)/.exec(env)?.[1];
+    if (this.ipv6 && sub6) {
+      // cni0 is the subnet's ::1 (FLANNEL_IPV6_SUBNET), the pod ::<host>, default route via ::1
+      const [gw6, len6] = sub6.split("/") as [string, string];
+      pod.ip6 = gw6.replace(/::1$/, `::${host}`);
+      if (!runIn(node.ns.name, ["ip", "-6", "addr", "show", "dev", "cni0"]).stdout.includes(gw6)) {
+        sh(node.ns.name, ["ip", "-6", "addr", "add", `${gw6}/${len6}`, "dev", "cni0", "nodad"]);
+      }
+      sh(ns.name, ["ip", "-6", "addr", "add", `${pod.ip6}/${len6}`, "dev", "eth0", "nodad"], ["ip", "-6", "route", "add", "default", "via", gw6]);
+    }
     this.pods.push(pod);
     return pod;
   }
 
-  /** Starts a TCP echo-ish server on port 8080 in the pod ("pong from <ip>"). */
+  /** Starts a TCP echo-ish server on port 8080 in the pod ("pong from <ip>"), on IPv6 too in a dual-stack cluster. */
   async serve(pod: Pod): Promise<void> {
-    const code = `Bun.listen({hostname:"0.0.0.0",port:8080,socket:{open(s){s.end("pong from ${pod.ip}\\n")},data(){}}});console.log("up")`;
+    const code = `Bun.listen({hostname:"${pod.ip6 ? "::" : "0.0.0.0"}",port:8080,socket:{open(s){s.end("pong from ${pod.ip}\\n")},data(){}}});console.log("up")`;
     pod.server = Bun.spawn(["ip", "netns", "exec", pod.ns.name, BUN, "-e", code], { stdout: "pipe", stderr: "ignore", stdin: "ignore" });
     const reader = pod.server.stdout as ReadableStream<Uint8Array>;
     const { value } = await reader.getReader().read();
     if (!value || !new TextDecoder().decode(value).includes("up")) throw new Error("pod server did not start");
   }
 
-  /** A TCP request from `from` to `to:8080`; the answer or the error. */
-  tcp(from: Pod, to: Pod, timeoutMs = 2000): string {
-    const code = `const t=setTimeout(()=>{console.log("timeout");process.exit(1)},${timeoutMs});let b="";await Bun.connect({hostname:"${to.ip}",port:8080,socket:{data(s,d){b+=d.toString()},close(){clearTimeout(t);console.log(b.trim()||"closed");process.exit(0)},connectError(s,e){clearTimeout(t);console.log("error "+e.message);process.exit(1)}}});`;
+  /** A TCP request from `from` to `to:8080` (at `to.ip`, or `host`); the answer or the error. */
+  tcp(from: Pod, to: Pod, timeoutMs = 2000, host = to.ip): string {
+    const code = `const t=setTimeout(()=>{console.log("timeout");process.exit(1)},${timeoutMs});let b="";await Bun.connect({hostname:"${host}",port:8080,socket:{data(s,d){b+=d.toString()},close(){clearTimeout(t);console.log(b.trim()||"closed");process.exit(0)},connectError(s,e){clearTimeout(t);console.log("error "+e.message);process.exit(1)}}});`;
     const r = runIn(from.ns.name, [BUN, "-e", code]);
     return r.stdout.trim() || r.stderr.trim();
   }

@@ -173,7 +173,8 @@ export class FileStore implements Store {
         dirty = false;
         try {
           const leases = await this.listLeases();
-          const text = JSON.stringify(leases);
+          // IPv6 subnets hold bigints, which JSON cannot write: compare them as text
+          const text = JSON.stringify(leases, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
           if (text !== last) {
             last = text;
             onLeases(leases);
