@@ -88,6 +88,19 @@ describe("flannel ADD/DEL with a fake delegate", () => {
     expect(existsSync(s.saved())).toBe(false);
   }, 30_000);
 
+  test("a retried ADD for an attached container that fails leaves the first attachment alone: no DEL, the saved file as it was", () => {
+    using t = tempDir("fl-retry");
+    using pod = createTestNetns("pod");
+    const s = setup(t);
+    expect(flannel(s, "ADD", s.conf(), pod.path).exitCode).toBe(0);
+    s.fail("ADD", `{"code":4,"msg":"container veth name \\"eth0\\" already exists"}`);
+    const retry = flannel(s, "ADD", s.conf({ delegate: { type: "fake", hairpinMode: false } }), pod.path);
+    expect(retry.exitCode).toBe(1);
+    expect(retry.json?.code).toBe(4);
+    expect(s.log().map((l) => l.split(" ")[0])).toEqual(["ADD", "ADD"]);
+    expect(readFileSync(s.saved(), "utf8")).toBe(DELEGATE);
+  }, 30_000);
+
   test("when the delegate's DEL fails the saved file stays until a DEL succeeds (the reference deletes it at once)", () => {
     using t = tempDir("fl-delfail");
     using pod = createTestNetns("pod");

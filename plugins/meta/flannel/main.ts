@@ -48,13 +48,26 @@ async function add(a: CmdArgs): Promise<Result> {
   const bytes = marshalSorted(delegate);
   debug(a, `netconf sent to delegate plugin: ${bytes}`);
   const file = savedConfPath(conf.dataDir, a.containerId);
+  // A saved config already there means this container is attached (a runtime retrying an ADD after a timeout):
+  // its resources belong to that attachment, so a failure here must not DEL them, and the file is put back.
+  const previous = readSavedConf(file);
   saveDelegateConf(file, conf.dataDir, bytes);
 
   await using undo = new AsyncDisposableStack();
-  undo.defer(() => rollback(a, type, bytes, file));
+  if (previous) undo.defer(() => restoreSaved(a, file, conf.dataDir, previous));
+  else undo.defer(() => rollback(a, type, bytes, file));
   const result = await delegateAdd({ type, stdin: bytes, args: a });
   undo.move();
   return result;
+}
+
+/** After a failed ADD for a container that was already attached: its saved config as it was; nothing DELeted. */
+function restoreSaved(a: CmdArgs, file: string, dataDir: string, previous: Buffer): void {
+  try {
+    saveDelegateConf(file, dataDir, decoder.decode(previous));
+  } catch (e) {
+    a.stderr(`flannel: could not restore the saved config ${file} after the failed ADD: ${toCniError(e).message}`);
+  }
 }
 
 /**
