@@ -84,7 +84,9 @@ describe("restarts", () => {
         if (typeof err?.code !== "number" || typeof err?.msg !== "string") problems.push(`retry failed without a CNI error: ${describeRun(retry)}`);
       }
       const del = await delPod(node, pod);
-      const left = leftOf(probePod(node, pod));
+      const known: string[] = [];
+      const left = leftOf(probePod(node, pod), known);
+      if (known.length) console.log(`known issue (README): ${known.join("; ")}`);
       if (!listOk(del) || left.length) problems.push(`DEL after the retry: ${describeRun(del)}; left: ${left.join("; ")}`);
     }
     console.log(`killed ADD then retried ADD: ${JSON.stringify(tally)}`);
