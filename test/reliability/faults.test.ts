@@ -73,13 +73,8 @@ describe("flannel's saved delegate config on a failing file system", () => {
     withTinyDataDir(node, `mount -o remount,ro ${node.dataDir}`, [flannelAddLine(node, pod, node.conf(0), `${out}1`)]);
     const ro = readStep(`${out}1`);
     expect(ro.rc).toBe(1);
-    if (ro.json?.code === 999 && /^EROFS: read-only file system, rm /.test(String(ro.json?.msg))) {
-      // F2 (known, reported; README): the cleanup of the temporary throws EROFS itself and hides the code-5 error.
-      console.log(`known issue F2 still present: ${String(ro.json.msg)}`);
-    } else {
-      expect(ro.json?.code).toBe(5);
-      expect(String(ro.json?.details)).toContain("EROFS");
-    }
+    expect(ro.json?.code).toBe(5);
+    expect(String(ro.json?.details)).toContain("EROFS");
     expect(ro.ls).toEqual([]);
     expect(leftOf(probePod(node, pod))).toEqual([]);
   });

@@ -220,7 +220,7 @@ export function probePod(node: Node, pod: Pod, nat = natSave(node.host.name)): P
  * F1: flannel killed between writing its temporary and renaming it leaves `<dataDir>/.<cid>.tmp-<pid>-<rand>`,
  * which nothing ever removes (host-local removes its own temporaries).
  */
-export const KNOWN = { flannelTemporaries: true };
+export const KNOWN = { flannelTemporaries: false }; // F1 fixed: flannel DEL removes the temporaries a killed ADD left
 
 /** What is left of a pod that should be gone (empty when nothing is); known leaks go to `known` when given. */
 export function leftOf(s: PodState, known?: string[]): string[] {

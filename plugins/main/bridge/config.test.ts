@@ -39,6 +39,12 @@ describe("loadConfig()", () => {
     expect(c.dns).toBeUndefined();
   });
 
+  test("loadConfig() resolves the MAC for ADD only: a bad MAC= in CNI_ARGS never blocks DEL, CHECK or GC", () => {
+    expect(() => loadConfig(base, "IgnoreUnknown=1;MAC=zz", "ADD")).toThrow(/Invalid MAC address/);
+    for (const cmd of ["DEL", "CHECK", "GC", "STATUS"]) expect(loadConfig(base, "IgnoreUnknown=1;MAC=zz", cmd).mac).toBeUndefined();
+    expect(loadConfig(base, "MAC=0a:58:0a:f4:01:05", "ADD").mac).toBe("0a:58:0a:f4:01:05");
+  });
+
   test("loadConfig() matches keys case-insensitively, as Go does", () => {
     const c = loadConfig({ ...base, Bridge: "br9", IsDefaultGateway: true, IPMASQ: true, IPAM: { Type: "host-local" } }, "");
     expect(c.bridge).toBe("br9");

@@ -159,7 +159,7 @@ function resolveDns(d: BridgeNetConf["dns"]): DNS | undefined {
  * Applies the reference's defaults and checks the values every command needs (DEL and CHECK included).
  * @throws {CniError} code 7 for a bad value
  */
-export function resolveConfig(raw: BridgeNetConf, cniArgs: string): Config {
+export function resolveConfig(raw: BridgeNetConf, cniArgs: string, command = "ADD"): Config {
   const bridge = raw.bridge || "cni0";
   const mtu = raw.mtu ?? 0;
   const vlan = raw.vlan ?? 0;
@@ -187,13 +187,14 @@ export function resolveConfig(raw: BridgeNetConf, cniArgs: string): Config {
     portIsolation: raw.portIsolation ?? false,
     ipamType,
     dns: resolveDns(raw.dns),
-    mac: resolveMac(raw, cniArgs),
+    // Only ADD uses the MAC: a bad MAC= in CNI_ARGS must not make the pod undeletable.
+    mac: command === "ADD" ? resolveMac(raw, cniArgs) : undefined,
   };
 }
 
 /** Validates the raw config (schema, case-insensitive keys) and resolves it. @throws {CniError} */
-export function loadConfig(conf: unknown, cniArgs: string): Config {
-  return resolveConfig(parseConfig<BridgeNetConf>(gen, conf), cniArgs);
+export function loadConfig(conf: unknown, cniArgs: string, command = "ADD"): Config {
+  return resolveConfig(parseConfig<BridgeNetConf>(gen, conf), cniArgs, command);
 }
 
 /**

@@ -28,7 +28,7 @@ function quietly(a: CmdArgs, what: string, fn: () => unknown): () => Promise<voi
 }
 
 async function add(a: CmdArgs): Promise<Result> {
-  const conf = loadConfig(a.conf, a.args);
+  const conf = loadConfig(a.conf, a.args, a.command);
   checkAddable(conf);
   await using undo = new AsyncDisposableStack();
   const bridge = apply.withHost((rtnl) => apply.ensureBridge(rtnl, conf));
@@ -103,7 +103,7 @@ function addGateways(conf: Config, bridge: LinkInfo, l3: L3Plan): { name: string
 }
 
 async function del(a: CmdArgs): Promise<void> {
-  const conf = loadConfig(a.conf, a.args);
+  const conf = loadConfig(a.conf, a.args, a.command);
   // The pod's addresses (for the masquerade teardown) from its interface, else prevResult, else none: the chain
   // is then found by its name. Removal of the rules runs as a child process while the rest of DEL goes on.
   const podAddrs = a.netns ? apply.podAddresses(a.netns, a.ifname) : undefined;
@@ -141,7 +141,7 @@ function prevIps(a: CmdArgs): string[] | undefined {
 }
 
 async function check(a: CmdArgs): Promise<void> {
-  const conf = loadConfig(a.conf, a.args);
+  const conf = loadConfig(a.conf, a.args, a.command);
   if (conf.ipamType) await delegateCheck(ipam(a, conf.ipamType));
   const prev = prevResultOf(a.conf);
   if (!prev) throw new CniError(CniCode.InvalidConfig, "Required prevResult missing", "CHECK needs the result of the ADD in prevResult");
@@ -162,7 +162,7 @@ async function check(a: CmdArgs): Promise<void> {
 }
 
 async function status(a: CmdArgs): Promise<void> {
-  const conf = loadConfig(a.conf, a.args);
+  const conf = loadConfig(a.conf, a.args, a.command);
   if (conf.ipamType) await delegateStatus(ipam(a, conf.ipamType));
 }
 
@@ -171,7 +171,7 @@ async function status(a: CmdArgs): Promise<void> {
  * containers that are not in `cni.dev/valid-attachments` are removed. Both run; every failure is reported.
  */
 async function gc(a: CmdArgs): Promise<void> {
-  const conf = loadConfig(a.conf, a.args);
+  const conf = loadConfig(a.conf, a.args, a.command);
   const errors: string[] = [];
   let code: number = CniCode.Internal;
   if (conf.ipamType) {

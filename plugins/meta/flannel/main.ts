@@ -8,7 +8,7 @@ import { prevResultOf, type CmdArgs, type Plugin } from "../../../shared/cni/ske
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, findInPath } from "../../../shared/delegate/index.ts";
 import { parseFlannelConfig, type FlannelConfig } from "./config.ts";
 import { buildDelegateConf, marshalSorted } from "./delegate-conf.ts";
-import { readSavedConf, removeSavedConf, saveDelegateConf, savedConfPath } from "./saved-conf.ts";
+import { readSavedConf, removeSavedConf, removeStaleTemporaries, saveDelegateConf, savedConfPath } from "./saved-conf.ts";
 import { loadSubnetEnv, SubnetEnvError, type SubnetEnv } from "./subnet-env.ts";
 
 const decoder = new TextDecoder();
@@ -101,6 +101,7 @@ function parseSaved(bytes: Buffer): { conf: Record<string, unknown>; type: strin
 async function del(a: CmdArgs): Promise<void> {
   const conf = loadConfig(a);
   const file = savedConfPath(conf.dataDir, a.containerId);
+  removeStaleTemporaries(conf.dataDir, a.containerId); // an ADD killed while saving left one
   const bytes = readSavedConf(file);
   if (!bytes) return; // never added on this node, or already deleted
   const saved = parseSaved(bytes);

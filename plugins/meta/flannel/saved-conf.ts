@@ -2,7 +2,7 @@
 // file 0600), the reference's location and format (flannel.go saveScratchNetConf/consumeScratchNetConf), so
 // weft and the reference can take over each other's pods. Written atomically (temp file, fsync, rename, fsync
 // of the directory): after a crash the file is either the old one, absent, or complete (flannel#1662).
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CniCode, CniError } from "../../../shared/cni/errors.ts";
 import { containerIdProblem } from "../../../shared/cni/names.ts";
@@ -42,7 +42,11 @@ export function saveDelegateConf(path: string, dir: string, bytes: string): void
       closeSync(dfd);
     }
   } catch (e) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // the file system refuses even that (read-only, name too long): there is no temporary to remove
+    }
     throw new CniError(CniCode.IoFailure, `Cannot save the delegate config to "${path}"`, `${(e as Error).message}; flannel needs it to delete the pod later: check that ${dir} is writable`);
   }
 }
@@ -57,6 +61,30 @@ export function readSavedConf(path: string): Buffer | undefined {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new CniError(CniCode.IoFailure, `Cannot read the saved delegate config "${path}"`, (e as Error).message);
+  }
+}
+
+/**
+ * Removes the temporaries a killed flannel left for this container (`.<cid>.tmp-<pid>-<rand>`), when their
+ * writer is gone. Best effort: a failure here never fails the command.
+ */
+export function removeStaleTemporaries(dir: string, containerId: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${containerId}.tmp-`;
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number.parseInt(name.slice(prefix.length), 10);
+    if (Number.isInteger(pid) && pid !== process.pid && existsSync(`/proc/${pid}`)) continue; // still being written
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // gone already, or not ours to remove
+    }
   }
 }
 
