@@ -126,6 +126,8 @@ const caseFor = (plugin: PluginName): fc.Arbitrary<Case> =>
 
 interface Regression extends Case {
   note: string;
+  /** The exit code the case must have, when the fix it guards is about success or failure itself. */
+  expectExit?: number;
 }
 const REGRESSIONS = JSON.parse(readFileSync(join(import.meta.dir, "regressions.json"), "utf8")) as Regression[];
 
@@ -144,6 +146,7 @@ describe.each([...PLUGINS])("hostile input: %s", (plugin) => {
     const failures: string[] = [];
     for (const r of recorded) {
       const o = await check(sb, r);
+      if (r.expectExit !== undefined && o.proc.exitCode !== r.expectExit) o.problems.push(`exit ${o.proc.exitCode}, expected ${r.expectExit}: ${o.proc.stdout.trim()}`);
       if (o.problems.length) failures.push(`${r.note}: ${o.problems.join(" | ")}`);
     }
     expect(failures).toEqual([]);

@@ -216,11 +216,11 @@ export function probePod(node: Node, pod: Pod, nat = natSave(node.host.name)): P
 }
 
 /**
- * Known leaks the suite found whose fix has not landed (see test/reliability/README.md): reported, not failed.
- * F1: flannel killed between writing its temporary and renaming it leaves `<dataDir>/.<cid>.tmp-<pid>-<rand>`,
- * which nothing ever removes (host-local removes its own temporaries).
+ * Known leaks the suite found whose fix has not landed are tolerated here (reported, not failed). None is open:
+ * F1 (flannel killed between writing `<dataDir>/.<cid>.tmp-…` and renaming it left the temporary) was fixed in
+ * 4966632, so the switch is off and such a temporary fails the trial.
  */
-export const KNOWN = { flannelTemporaries: false }; // F1 fixed: flannel DEL removes the temporaries a killed ADD left
+export const KNOWN = { flannelTemporaries: false };
 
 /** What is left of a pod that should be gone (empty when nothing is); known leaks go to `known` when given. */
 export function leftOf(s: PodState, known?: string[]): string[] {
