@@ -207,7 +207,7 @@ export interface RunOutcome {
   proc: Proc;
   command: string;
   problems: string[];
-  /** Violations explained by a known, reported issue (README "Known issues"): logged, not failed. */
+  /** Violations explained by a known, reported issue (README "Findings"): logged, not failed. */
   known: string[];
 }
 

@@ -26,7 +26,7 @@ interface Row {
   case: Case;
   code: number;
   msg: RegExp;
-  /** What a known, reported bug gives instead, accepted until its fix lands (README "Known issues"). */
+  /** What a known, reported bug gives instead, accepted until its fix lands (README "Findings"). */
   known?: { code: number; msg: RegExp };
 }
 
