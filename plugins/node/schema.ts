@@ -2,11 +2,8 @@
 // flannel-io/flannel pkg/subnet/config.go Config and pkg/backend/vxlan VXLANConfig. Compiled by scripts/gen-validators.ts
 // into shared/config/gen/node-netconf.js. Only types are checked here; defaults and ranges live in config.ts.
 import type { JSONSchemaType } from "ajv";
+import { optBool, optInt, optStr } from "../../shared/config/schema-parts.ts";
 import type { NetConfRaw } from "./config.ts";
-
-const optBool = { type: "boolean", nullable: true } as const;
-const optInt = { type: "integer", nullable: true } as const;
-const optStr = { type: "string", nullable: true } as const;
 
 const netconf: JSONSchemaType<NetConfRaw> = {
   type: "object",
