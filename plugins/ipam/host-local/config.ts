@@ -19,15 +19,9 @@ export interface RawRange {
   /** @default the subnet's network address + 1 */
   gateway?: string;
 }
-export interface RawRoute {
-  dst: string;
-  gw?: string;
-  mtu?: number;
-  advmss?: number;
-  priority?: number;
-  table?: number;
-  scope?: number;
-}
+/** A route as the config gives it: the result's Route type. */
+export type { Route as RawRoute } from "../../../shared/cni/result.ts";
+import type { Route as RawRoute } from "../../../shared/cni/result.ts";
 export interface RawIpam {
   type?: string;
   /** Legacy single range: prepended to `ranges` as range set 0. */
