@@ -25,6 +25,8 @@ sys-deps:
 	dpkg -s busybox-static >/dev/null 2>&1 || missing="$$missing busybox-static"; \
 	command -v etcd >/dev/null || missing="$$missing etcd-server"; \
 	command -v etcdctl >/dev/null || missing="$$missing etcd-client"; \
+	[ -x /usr/bin/time ] || missing="$$missing time"; \
+	command -v strace >/dev/null || missing="$$missing strace"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
@@ -69,7 +71,8 @@ stress: deps build
 
 bench: deps build
 	@bash scripts/bench.sh
-	@$(BUN) test/node/bench.ts
+	@$(BUN) test/node/bench.ts | tee bench/node.txt
+	@{ echo; echo "## weft node (test/node/bench.ts, 3 nodes in namespaces)"; echo; echo '```'; cat bench/node.txt; echo '```'; } >> bench/RESULTS.md; rm -f bench/node.txt
 
 demo: deps build
 	@bash scripts/demo.sh

@@ -1,7 +1,8 @@
 // Benchmark harness: each sample runs a scenario step for weft and for the reference in turn (A B A B …, so
-// drift on this noisy machine hits both), timing the whole step from outside as processes, and reading peak
-// memory from the kernel's rusage of the children (maxRSS of the largest process). A step is a small sequence
-// of plugin processes (e.g. ADD then DEL), which one process per sample (hyperfine's shape) cannot express.
+// drift on this noisy machine hits both), timing the whole step from outside as processes; peak memory (the
+// largest single process) comes from one extra untimed run under GNU time. A step is a small sequence of plugin
+// processes (e.g. ADD then DEL), which one process per sample (hyperfine's shape) cannot express.
+import { readFileSync, rmSync } from "node:fs";
 
 export interface Proc {
   argv: string[];
@@ -13,14 +14,48 @@ export interface StepOutcome {
   maxRssBytes: number;
 }
 
+/**
+ * Peak memory: Bun's rusage of a spawned child counts the pages the child had as a copy of this Bun process
+ * before its exec (~25 MB), hiding a small Go plugin's real peak. So memory is read in a separate, untimed run of
+ * each step under GNU time (`%M`, the child's own max RSS), while the timed runs spawn the plugins directly.
+ */
+let memoryMode = false;
+let memSeq = 0;
+const memFile = `/tmp/weft-bench-mem-${process.pid}`;
+
+/** The argv to spawn: under memory mode, wrapped in /usr/bin/time writing the peak to a file. */
+function wrap(argv: string[]): { argv: string[]; file?: string } {
+  if (!memoryMode) return { argv };
+  const file = `${memFile}-${memSeq++}`;
+  return { argv: ["/usr/bin/time", "-f", "%M", "-o", file, ...argv], file };
+}
+
+function peakOf(file: string | undefined): number {
+  if (!file) return 0;
+  try {
+    const kib = Number.parseInt(readFileSync(file, "utf8").trim().split("\n").pop() ?? "0", 10);
+    rmSync(file, { force: true });
+    return Number.isFinite(kib) ? kib * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Spawns one process synchronously; its peak memory is known only under memory mode. */
+export function spawnMeasured(p: Proc): { exitCode: number; stdout: string; stderr: string; peakBytes: number } {
+  const w = wrap(p.argv);
+  const r = Bun.spawnSync(w.argv, { env: p.env, stdin: Buffer.from(p.stdin ?? ""), stdout: "pipe", stderr: "pipe" });
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString(), peakBytes: peakOf(w.file) };
+}
+
 /** Runs processes one after the other; fails loudly when one exits non-zero. */
 export function runSeq(procs: Proc[]): StepOutcome {
   let maxRss = 0;
   const t0 = performance.now();
   for (const p of procs) {
-    const r = Bun.spawnSync(p.argv, { env: p.env, stdin: Buffer.from(p.stdin ?? ""), stdout: "pipe", stderr: "pipe" });
+    const r = spawnMeasured(p);
     if (r.exitCode !== 0) throw new Error(`${p.argv.join(" ")} (${p.env.CNI_COMMAND ?? ""}) exited ${r.exitCode}: ${r.stdout} ${r.stderr}`);
-    maxRss = Math.max(maxRss, r.resourceUsage?.maxRSS ?? 0);
+    maxRss = Math.max(maxRss, r.peakBytes);
   }
   return { ms: performance.now() - t0, maxRssBytes: maxRss };
 }
@@ -34,11 +69,12 @@ export async function runParallel(procs: Proc[]): Promise<StepOutcome & { perPro
   await Promise.all(
     procs.map(async (p) => {
       const s = performance.now();
-      const child = Bun.spawn(p.argv, { env: p.env, stdin: new Blob([p.stdin ?? ""]), stdout: "pipe", stderr: "pipe" });
+      const w = wrap(p.argv);
+      const child = Bun.spawn(w.argv, { env: p.env, stdin: new Blob([p.stdin ?? ""]), stdout: "pipe", stderr: "pipe" });
       const [out, err] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
       const code = await child.exited;
       perProcMs.push(performance.now() - s);
-      maxRss = Math.max(maxRss, child.resourceUsage()?.maxRSS ?? 0);
+      maxRss = Math.max(maxRss, peakOf(w.file));
       if (code !== 0) failures.push(`${p.argv.join(" ")} exited ${code}: ${out} ${err}`);
     }),
   );
@@ -92,16 +128,22 @@ export async function compare(o: {
     const w = await o.weft();
     const r = await o.ref();
     row.weft.ms.push(w.ms);
-    row.weft.rss.push(w.maxRssBytes);
     row.ref.ms.push(r.ms);
-    row.ref.rss.push(r.maxRssBytes);
+  }
+  // One more untimed run of each side, under GNU time, for the peak memory.
+  memoryMode = true;
+  try {
+    row.weft.rss.push((await o.weft()).maxRssBytes);
+    row.ref.rss.push((await o.ref()).maxRssBytes);
+  } finally {
+    memoryMode = false;
   }
   const ratio = median(pairRatios(row.weft.ms, row.ref.ms));
   console.log(`${o.scenario}: weft ${median(row.weft.ms).toFixed(1)} ms, reference ${median(row.ref.ms).toFixed(1)} ms, ratio ${ratio.toFixed(2)}`);
   return row;
 }
 
-const mib = (b: number) => (b / 1048576).toFixed(1);
+const mib = (b: number) => (b > 0 ? (b / 1048576).toFixed(1) : "n/a");
 
 export function markdownTable(rows: Row[]): string {
   const head = "| scenario | weft median ms | weft p95 ms | reference median ms | reference p95 ms | ratio (median of pairs) | weft peak MiB | reference peak MiB |\n|---|---|---|---|---|---|---|---|";

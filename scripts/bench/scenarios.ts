@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { compare, median, runParallel, runSeq, type Proc, type Row, type StepOutcome } from "./harness.ts";
+import { compare, median, runParallel, runSeq, spawnMeasured, type Proc, type Row, type StepOutcome } from "./harness.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 export const WEFT = join(ROOT, "build/bin");
@@ -143,10 +143,10 @@ function runChain(bin: string, entries: Array<{ plugin: string; conf: Record<str
   const t0 = performance.now();
   let prev: unknown;
   const exec = (p: Proc) => {
-    const r = Bun.spawnSync(p.argv, { env: p.env, stdin: Buffer.from(p.stdin ?? ""), stdout: "pipe", stderr: "pipe" });
-    maxRss = Math.max(maxRss, r.resourceUsage?.maxRSS ?? 0);
+    const r = spawnMeasured(p);
+    maxRss = Math.max(maxRss, r.peakBytes);
     if (r.exitCode !== 0) throw new Error(`${p.argv.join(" ")} ${p.env.CNI_COMMAND} exited ${r.exitCode}: ${r.stdout} ${r.stderr}`);
-    return r.stdout.toString();
+    return r.stdout;
   };
   for (const e of entries) {
     const conf = prev === undefined ? e.conf : { ...e.conf, prevResult: prev };
