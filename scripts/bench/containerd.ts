@@ -5,22 +5,13 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ContainerdNode, IMAGE, buildImageTar, ensureContainerd } from "../../test/integration/containerd-harness.ts";
+import { ContainerdNode, IMAGE, STOCK_FLANNEL, SUBNET_ENV, buildImageTar, ensureContainerd } from "../../test/integration/containerd-harness.ts";
 import { compare, median, type Row, type StepOutcome } from "./harness.ts";
 import { REF, WEFT } from "./scenarios.ts";
 
 const PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const RUN_TIMEOUT_MS = 60_000;
 
-const STOCK_FLANNEL = {
-  name: "cbr0",
-  cniVersion: "0.3.1",
-  plugins: [
-    { type: "flannel", delegate: { hairpinMode: true, isDefaultGateway: true } },
-    { type: "portmap", capabilities: { portMappings: true } },
-  ],
-};
-const SUBNET_ENV = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n";
 /** What flannel delegates for that subnet.env (cni-notes §3.3; scripts/bench/scenarios.ts flannelDelegate), as a list the reference runs. */
 const REF_CONFLIST = {
   name: "cbr0",

@@ -12,6 +12,17 @@ const DRIVER = join(import.meta.dir, "containerd-node.sh");
 export const IMAGE = "docker.io/weft-test/busybox:latest";
 export const NAMESPACE = "weft-test";
 
+/** flannel's stock 10-flannel.conflist (kube-flannel.yml), unchanged, and a subnet.env for it. */
+export const STOCK_FLANNEL = {
+  name: "cbr0",
+  cniVersion: "0.3.1",
+  plugins: [
+    { type: "flannel", delegate: { hairpinMode: true, isDefaultGateway: true } },
+    { type: "portmap", capabilities: { portMappings: true } },
+  ],
+};
+export const SUBNET_ENV = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n";
+
 export interface Cmd {
   exitCode: number;
   stdout: string;

@@ -7,17 +7,8 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestNetns, runIn, type TestNetns } from "../helpers/netns.ts";
 import { WEFT_BIN, tempDir } from "../helpers/plugin.ts";
-import { ContainerdNode, buildImageTar, ensureContainerd } from "./containerd-harness.ts";
+import { ContainerdNode, STOCK_FLANNEL, SUBNET_ENV, buildImageTar, ensureContainerd } from "./containerd-harness.ts";
 
-const STOCK_FLANNEL = {
-  name: "cbr0",
-  cniVersion: "0.3.1",
-  plugins: [
-    { type: "flannel", delegate: { hairpinMode: true, isDefaultGateway: true } },
-    { type: "portmap", capabilities: { portMappings: true } },
-  ],
-};
-const SUBNET_ENV = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n";
 const SLOW = { timeout: 120_000 };
 
 let tmp: ReturnType<typeof tempDir>;
