@@ -5,7 +5,7 @@ import { statSync } from "node:fs";
 import { CniCode, CniError, toCniError } from "./errors.ts";
 import { containerIdProblem, ifnameProblem, networkNameProblem, printable } from "./names.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
-import { CURRENT_VERSION, SPEC_VERSIONS, compareVersions, hasCheck, hasGc, hasStatus, isSpecVersion } from "./version.ts";
+import { CURRENT_VERSION, SPEC_VERSIONS, hasCheck, hasGc, hasStatus, isSpecVersion } from "./version.ts";
 import { NetnsNotFoundError, NotANetnsError, checkNetnsPath } from "../netns/check.ts";
 
 export type Command = "ADD" | "DEL" | "CHECK" | "GC" | "STATUS" | "VERSION";
@@ -118,12 +118,11 @@ export async function dispatch(io: PluginIO, plugin: Plugin | LazyPlugin): Promi
 }
 
 async function run(io: PluginIO, meta: Plugin | LazyPlugin, seen: (conf: unknown) => void): Promise<number> {
-  const plugin = meta;
   const env = io.env;
-  const supported = plugin.supportedVersions ?? SPEC_VERSIONS;
+  const supported = meta.supportedVersions ?? SPEC_VERSIONS;
   const cmdRaw = env.CNI_COMMAND ?? "";
   if (cmdRaw === "") {
-    io.stderr(`weft ${plugin.name} plugin: a CNI plugin, run by a container runtime; CNI protocol versions supported: ${supported.join(", ")}\n`);
+    io.stderr(`weft ${meta.name} plugin: a CNI plugin, run by a container runtime; CNI protocol versions supported: ${supported.join(", ")}\n`);
     return 0;
   }
   if (!(COMMANDS as readonly string[]).includes(cmdRaw)) {
@@ -252,4 +251,3 @@ function checkNetnsEnv(command: Command, netns: string, env: PluginIO["env"]): v
   }
 }
 
-export { compareVersions };
